@@ -46,7 +46,11 @@ class ConflictError(StorageError):
 
 
 class CompactedError(StorageError):
-    """The requested revision has been compacted; `compacted_revision` is the oldest one still readable - 1."""
+    """The requested revision has been compacted.
+
+    `compacted_revision` is the store's compaction point R: revisions < R are gone, R itself is the oldest
+    revision still readable (etcd semantics). `current_revision` is the newest revision, 0 when unknown.
+    """
 
     def __init__(self, requested: int, compacted_revision: int, current_revision: int = 0) -> None:
         super().__init__(f"revision {requested} has been compacted (compacted at {compacted_revision})")
@@ -56,7 +60,14 @@ class CompactedError(StorageError):
 
 
 class FutureRevisionError(StorageError):
-    """A read asked for a revision newer than the store's current one."""
+    """A read (or compact) asked for a revision newer than the store's current one."""
+
+
+class UnavailableError(StorageError):
+    """The store cannot be reached right now (etcd down or unreachable); the request may be retried.
+
+    For a write, the outcome is unknown: it may or may not have been applied.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +132,11 @@ class Backend(Protocol):
         """Release everything; pending watches end (their iterators finish)."""
 
     async def current_revision(self) -> int:
-        """The newest revision in the store (0 on an empty store)."""
+        """The newest revision in the store (0 on an empty SQLite store; a fresh etcd starts at 1)."""
 
     async def compacted_revision(self) -> int:
-        """Revisions <= this one are no longer readable (0 when nothing was compacted)."""
+        """The compaction point R (0 when nothing was compacted): reads at revisions < R and watches
+        starting below R raise CompactedError; R itself is still readable (etcd semantics)."""
 
     async def get(self, key: str, revision: int = 0) -> tuple[KeyValue | None, int]:
         """The live version of key at `revision` (0 = current) and the revision read at.
@@ -158,7 +170,12 @@ class Backend(Protocol):
     def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[WatchEvent]]:
         """Every change to keys with `prefix` at revisions >= start_revision, in revision order, in batches,
         then live changes until the iterator is closed or the backend closes. start_revision 0 means "from the
-        next revision on". Raises CompactedError (on first iteration) when start_revision is compacted."""
+        next revision on". Raises CompactedError (on first iteration) when start_revision is compacted, or later
+        if a slow watcher falls behind a compaction; the caller then relists. Closing the backend ends it."""
 
     async def compact(self, revision: int) -> None:
-        """Forget superseded versions and deleted keys with mod revision <= revision."""
+        """Forget history before `revision`: versions superseded at or before it and keys deleted before it.
+
+        Afterwards compacted_revision() == revision and the state at `revision` is still readable. Compacting
+        to a revision <= the current compaction point is a no-op; beyond the current revision it raises
+        FutureRevisionError."""
