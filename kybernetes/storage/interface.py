@@ -9,8 +9,9 @@ backend (one append-only table, in the spirit of kine) and a real etcd cluster p
 
 from __future__ import annotations
 
+import builtins
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -167,11 +168,15 @@ class Backend(Protocol):
         """Delete key (guarded like update when expected_mod_revision != 0). Return the delete's revision and
         the last version. Raises KeyNotFoundError or ConflictError."""
 
-    def watch(self, prefix: str, start_revision: int) -> AsyncIterator[list[WatchEvent]]:
+    def watch(self, prefix: str, start_revision: int) -> AsyncGenerator[builtins.list[WatchEvent], None]:
         """Every change to keys with `prefix` at revisions >= start_revision, in revision order, in batches,
         then live changes until the iterator is closed or the backend closes. start_revision 0 means "from the
         next revision on". Raises CompactedError (on first iteration) when start_revision is compacted, or later
-        if a slow watcher falls behind a compaction; the caller then relists. Closing the backend ends it."""
+        if a slow watcher falls behind a compaction; the caller then relists. Closing the backend ends it.
+        Call `aclose()` on the generator when done with it: on etcd it holds a gRPC stream open.
+
+        Nothing happens until the first iteration. At a compaction boundary prev_kv may be None on etcd when the
+        previous version itself was compacted away."""
 
     async def compact(self, revision: int) -> None:
         """Forget history before `revision`: versions superseded at or before it and keys deleted before it.
