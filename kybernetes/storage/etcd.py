@@ -386,7 +386,9 @@ class EtcdBackend:
     def watch(self, prefix: str, start_revision: int) -> AsyncGenerator[builtins.list[WatchEvent], None]:
         return self._watch(prefix, start_revision)
 
-    async def _watch(self, prefix: str, start_revision: int) -> AsyncGenerator[builtins.list[WatchEvent], None]:
+    async def _watch(
+        self, prefix: str, start_revision: int
+    ) -> AsyncGenerator[builtins.list[WatchEvent], None]:
         if start_revision < 0:
             raise ValueError("start_revision must be >= 0")
         conn = await self._conn()
@@ -431,6 +433,8 @@ class EtcdBackend:
     # ------------------------------------------------------------------------------------------- compaction
 
     async def compact(self, revision: int) -> None:
+        if revision <= 0:
+            return
         try:
             await self._kv_call("Compact", rpc.CompactionRequest(revision=revision), requested=revision)
         except CompactedError:

@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 _EVENT_COLUMNS = "id, name, deleted, create_revision, prev_revision, lease, value, old_value, old_lease"
 _EventRow = tuple[int, str, int, int, int, int, bytes, bytes | None, int]
 
-_RING_SIZE = 4096  # recent events kept in memory for live watchers
+_RING_SIZE = 1024  # recent events kept in memory for live watchers (between 1x and 2x this)
 _WATCH_WINDOW = 2000  # rows scanned per query while a watcher catches up from the table
 _LIST_CHUNK = 1000  # keys fetched per query while listing
 _COMPACT_BATCH = 500  # rows examined per compaction transaction
@@ -462,7 +462,9 @@ class SqliteBackend:
     def watch(self, prefix: str, start_revision: int) -> AsyncGenerator[builtins.list[WatchEvent], None]:
         return self._watch(prefix, start_revision)
 
-    async def _watch(self, prefix: str, start_revision: int) -> AsyncGenerator[builtins.list[WatchEvent], None]:
+    async def _watch(
+        self, prefix: str, start_revision: int
+    ) -> AsyncGenerator[builtins.list[WatchEvent], None]:
         self._conn()
         if start_revision < 0:
             raise ValueError("start_revision must be >= 0")
