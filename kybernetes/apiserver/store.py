@@ -130,7 +130,7 @@ class GenericStore:
     ) -> None:
         strat = self.strategy(info)
         errs: list[FieldError] = validate_object_meta(obj, info.namespaced, strat.name_errors, old)
-        if subresource != "status":
+        if subresource in ("", "scale"):
             errs += validate_schema_required(info, obj)
             if old is None:
                 errs += strat.validate(obj)
@@ -408,7 +408,12 @@ class GenericStore:
         if dry_run:
             return obj
         key = info.key(meta.get("namespace", ""), meta["name"])
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and strat.graceful_delete_seconds(obj, None) == 0:
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not strat.delete_pending(obj)
+            and strat.graceful_delete_seconds(obj, None) == 0
+        ):
             try:
                 rev, _ = await self.backend.delete(key, old_rev)
             except ConflictError:
@@ -461,7 +466,8 @@ class GenericStore:
             try:
                 return await self._write_update(info, new, old, old_rev, subresource=subresource, dry_run=dry_run)
             except StatusError as e:
-                if e.code == 409 and e.reason == "Conflict" and not want and not expected_rv:
+                # A patch that pinned a resourceVersion fails on the re-read instead.
+                if e.code == 409 and e.reason == "Conflict" and not expected_rv:
                     continue
                 raise
         raise errors.conflict(info.resource, info.group, name, errors.MODIFIED)
@@ -506,7 +512,7 @@ class GenericStore:
             add = _gc_finalizer(policy)
             if add and add not in finalizers and self.gc_enabled:
                 finalizers.append(add)
-            if finalizers or grace > 0:
+            if finalizers or grace > 0 or strat.delete_pending(obj):
                 if meta.get("deletionTimestamp"):
                     # Already being deleted: a shorter grace period may still shorten it.
                     cur = meta.get("deletionGracePeriodSeconds")
@@ -519,6 +525,7 @@ class GenericStore:
                 nmeta["finalizers"] = finalizers
                 if not nmeta["finalizers"]:
                     nmeta.pop("finalizers")
+                strat.mark_deleting(new)
                 if dry_run:
                     return new, False
                 try:

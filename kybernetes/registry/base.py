@@ -90,6 +90,13 @@ class Strategy:
     def validate_update(self, new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
         return self.validate(new)
 
+    def delete_pending(self, obj: dict[str, Any]) -> bool:
+        """True while something other than metadata.finalizers holds the object (namespace spec.finalizers)."""
+        return False
+
+    def mark_deleting(self, obj: dict[str, Any]) -> None:
+        """Adjust an object that just got its deletionTimestamp (e.g. namespace phase Terminating)."""
+
     def graceful_delete_seconds(self, obj: dict[str, Any], requested: int | None) -> int:
         """Seconds of grace before the object really goes; 0 deletes at once."""
         return 0

@@ -33,6 +33,12 @@ class NamespaceStrategy(Strategy):
 
     selectable_fields = ("status.phase",)
 
+    def delete_pending(self, obj: dict[str, Any]) -> bool:
+        return bool((obj.get("spec") or {}).get("finalizers"))
+
+    def mark_deleting(self, obj: dict[str, Any]) -> None:
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
 
 class PodStrategy(Strategy):
     selectable_fields = (

@@ -1,0 +1,61 @@
+"""Conversions between versions that share one stored object (events.k8s.io/v1 <-> core/v1 Event).
+
+Objects are stored in one version; a request for another version of the same resource is converted on the way
+out and on the way in, like upstream's conversion through the internal version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# events.k8s.io/v1 field <- core/v1 field
+_EVENT_FIELDS = {
+    "regarding": "involvedObject",
+    "note": "message",
+    "deprecatedSource": "source",
+    "deprecatedFirstTimestamp": "firstTimestamp",
+    "deprecatedLastTimestamp": "lastTimestamp",
+    "deprecatedCount": "count",
+    "reportingController": "reportingComponent",
+}
+
+
+def core_event_to_events_v1(obj: dict[str, Any]) -> dict[str, Any]:
+    out = dict(obj)
+    out["apiVersion"] = "events.k8s.io/v1"
+    for new, old in _EVENT_FIELDS.items():
+        if old in out:
+            out[new] = out.pop(old)
+    if isinstance(out.get("deprecatedSource"), dict) and not out["deprecatedSource"]:
+        out.pop("deprecatedSource")
+    return out
+
+
+def events_v1_to_core_event(obj: dict[str, Any]) -> dict[str, Any]:
+    out = dict(obj)
+    out["apiVersion"] = "v1"
+    for new, old in _EVENT_FIELDS.items():
+        if new in out:
+            out[old] = out.pop(new)
+    out.setdefault("involvedObject", {})
+    return out
+
+
+def needs_conversion(group: str, version: str, resource: str, stored_api_version: str) -> bool:
+    expected = f"{group}/{version}" if group else version
+    return expected != stored_api_version
+
+
+def convert(obj: dict[str, Any], to_api_version: str) -> dict[str, Any]:
+    frm = obj.get("apiVersion")
+    kind = obj.get("kind")
+    if frm == to_api_version:
+        return obj
+    if kind == "Event":
+        if to_api_version == "events.k8s.io/v1" and frm == "v1":
+            return core_event_to_events_v1(obj)
+        if to_api_version == "v1" and frm == "events.k8s.io/v1":
+            return events_v1_to_core_event(obj)
+    out = dict(obj)
+    out["apiVersion"] = to_api_version
+    return out

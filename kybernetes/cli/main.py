@@ -1,0 +1,81 @@
+"""The `kyb` command line: `kyb server` brings up a cluster, `kyb agent` joins a node."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import click
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More logging.")
+def main(verbose: int) -> None:
+    """kybernetes: Kubernetes, written in Python."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="State, certificates and kubeconfig.")
+@click.option("--port", type=int, default=6443, show_default=True, help="HTTPS port of the API server.")
+@click.option("--bind-address", default="0.0.0.0", show_default=True)
+@click.option("--storage", type=click.Choice(["sqlite", "etcd"]), default="sqlite", show_default=True)
+@click.option("--etcd-endpoints", default="", help="Comma-separated etcd client URLs (with --storage etcd).")
+@click.option("--service-cidr", default="10.43.0.0/16", show_default=True)
+@click.option("--cluster-cidr", default="10.42.0.0/16", show_default=True)
+@click.option("--node-name", default="", help="Name of this server's node (default: hostname).")
+@click.option("--disable-agent", is_flag=True, help="Run no node agent in this process.")
+@click.option("--disable-controllers", is_flag=True, help="Run no controller manager in this process.")
+@click.option("--hollow-nodes", type=int, default=0, help="Also register N simulated nodes.")
+@click.option("--tls-san", multiple=True, help="Extra name or IP for the serving certificate.")
+def server(
+    data_dir: Path | None,
+    port: int,
+    bind_address: str,
+    storage: str,
+    etcd_endpoints: str,
+    service_cidr: str,
+    cluster_cidr: str,
+    node_name: str,
+    disable_agent: bool,
+    disable_controllers: bool,
+    hollow_nodes: int,
+    tls_san: tuple[str, ...],
+) -> None:
+    """Start the control plane (and a node agent) and write a kubeconfig."""
+    from kybernetes.cli.server import ServerOptions, default_data_dir, run
+
+    if storage == "etcd" and not etcd_endpoints:
+        raise click.UsageError("--storage etcd needs --etcd-endpoints")
+    opts = ServerOptions(
+        data_dir=(data_dir or default_data_dir()).absolute(),
+        port=port,
+        bind_address=bind_address,
+        storage=storage,
+        etcd_endpoints=[e for e in etcd_endpoints.split(",") if e],
+        service_cidr=service_cidr,
+        cluster_cidr=cluster_cidr,
+        node_name=node_name,
+        disable_agent=disable_agent,
+        disable_controllers=disable_controllers,
+        hollow_nodes=hollow_nodes,
+        tls_san=list(tls_san),
+    )
+    _run(run(opts))
+
+
+def _run(coro: object) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)  # type: ignore[arg-type]
+    except ImportError:
+        asyncio.run(coro)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()
