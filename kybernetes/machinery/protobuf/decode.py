@@ -84,15 +84,27 @@ _unpack_d = struct.Struct("<d").unpack
 _unpack_f = struct.Struct("<f").unpack
 
 _WIRE_TYPE = {
-    "string": WT_LEN, "bytes": WT_LEN,
-    "bool": WT_VARINT, "int32": WT_VARINT, "int64": WT_VARINT, "uint32": WT_VARINT, "uint64": WT_VARINT,
-    "sint32": WT_VARINT, "sint64": WT_VARINT, "enum": WT_VARINT,
-    "double": WT_FIXED64, "fixed64": WT_FIXED64, "sfixed64": WT_FIXED64,
-    "float": WT_FIXED32, "fixed32": WT_FIXED32, "sfixed32": WT_FIXED32,
+    "string": WT_LEN,
+    "bytes": WT_LEN,
+    "bool": WT_VARINT,
+    "int32": WT_VARINT,
+    "int64": WT_VARINT,
+    "uint32": WT_VARINT,
+    "uint64": WT_VARINT,
+    "sint32": WT_VARINT,
+    "sint64": WT_VARINT,
+    "enum": WT_VARINT,
+    "double": WT_FIXED64,
+    "fixed64": WT_FIXED64,
+    "sfixed64": WT_FIXED64,
+    "float": WT_FIXED32,
+    "fixed32": WT_FIXED32,
+    "sfixed32": WT_FIXED32,
 }
 
 
 # --------------------------------------------------------------------------- scalars
+
 
 def _zigzag(v: int) -> int:
     return (v >> 1) ^ -(v & 1)
@@ -148,7 +160,7 @@ def _packed(t: str, data: bytes) -> list[Any]:
         if len(data) % size:
             raise ProtobufDecodeError("packed field length is not a multiple of the element size")
         for i in range(0, len(data), size):
-            out.append(_scalar(t, wt, int.from_bytes(data[i:i + size], "little")))
+            out.append(_scalar(t, wt, int.from_bytes(data[i : i + size], "little")))
     else:
         raise ProtobufDecodeError(f"a {t} field cannot be packed")
     return out
@@ -165,6 +177,7 @@ def _zero_scalar(t: str) -> Any:
 
 
 # --------------------------------------------------------------------------- special types
+
 
 def format_go_duration(ns: int) -> str:
     """Go's ``time.Duration.String()``: ``1h2m3s``, ``1.5s``, ``300ms``, ``0s``."""
@@ -201,8 +214,16 @@ def format_go_duration(ns: int) -> str:
 
 
 _DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
-_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "m": 60_000_000_000, "h": 3_600_000_000_000}
+_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
 
 
 def parse_go_duration(s: str) -> int:
@@ -319,10 +340,13 @@ def _decode_special(t: str, data: bytes, depth: int) -> Any:
     raise AssertionError(t)  # pragma: no cover
 
 
-_SPECIAL = frozenset({QUANTITY, QUANTITY_VALUE, INT_OR_STRING, TIME, MICRO_TIME, DURATION, FIELDS_V1, RAW_EXTENSION})
+_SPECIAL = frozenset(
+    {QUANTITY, QUANTITY_VALUE, INT_OR_STRING, TIME, MICRO_TIME, DURATION, FIELDS_V1, RAW_EXTENSION}
+)
 
 
 # --------------------------------------------------------------------------- decoding
+
 
 def _message(name: str) -> Message:
     m = tables().messages.get(name)
@@ -356,8 +380,9 @@ def _decode_value(type_name: str, data: bytes, depth: int) -> Any:
     return _decode_fields(msg, data, depth)
 
 
-def _decode_map_entry(key_type: str, value_type: str, value_is_message: bool, data: bytes,
-                      depth: int) -> tuple[str, Any]:
+def _decode_map_entry(
+    key_type: str, value_type: str, value_is_message: bool, data: bytes, depth: int
+) -> tuple[str, Any]:
     key: Any = None
     value: Any = None
     for num, wt, v in parse_message(data):
@@ -450,8 +475,18 @@ def _guard(fn: Any, *args: Any) -> Any:
         return fn(*args)
     except ProtobufDecodeError:
         raise
-    except (ValueError, OverflowError, IndexError, KeyError, TypeError, AssertionError, struct.error,
-            binascii.Error, RecursionError, MemoryError) as e:
+    except (
+        ValueError,
+        OverflowError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AssertionError,
+        struct.error,
+        binascii.Error,
+        RecursionError,
+        MemoryError,
+    ) as e:
         raise ProtobufDecodeError(f"malformed protobuf: {e}") from None
 
 
@@ -516,6 +551,7 @@ def decode_message(name: str, raw: bytes) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- encoding
+
 
 def _write_scalar(w: Writer, num: int, t: str, value: Any) -> None:
     if t == "string":

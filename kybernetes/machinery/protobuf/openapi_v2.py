@@ -36,6 +36,7 @@ _Obj = dict[str, Any]
 
 # --------------------------------------------------------------------------- helpers
 
+
 def _str(w: Writer, num: int, v: Any) -> None:
     if isinstance(v, str) and v:
         w.string_field(num, v)
@@ -125,6 +126,7 @@ def _named(w: Writer, num: int, name: str, body: bytes) -> None:
 
 # --------------------------------------------------------------------------- small messages
 
+
 def _external_docs(o: _Obj) -> bytes:
     w = Writer()
     _str(w, 1, o.get("description"))
@@ -190,6 +192,7 @@ def _json_reference(o: _Obj) -> bytes:
 
 
 # --------------------------------------------------------------------------- schemas
+
 
 def _schema(o: _Obj) -> bytes:
     w = Writer()
@@ -314,6 +317,7 @@ def _header(o: _Obj) -> bytes:
 
 # --------------------------------------------------------------------------- parameters
 
+
 def _non_body_sub_schema(o: _Obj, allow_empty_value: bool) -> bytes:
     """Header/Path (allow_empty_value=False) or Query/FormData parameter sub-schemas."""
     w = Writer()
@@ -391,6 +395,7 @@ def _parameters_list(w: Writer, num: int, v: Any) -> None:
 
 # --------------------------------------------------------------------------- responses
 
+
 def _response(o: _Obj) -> bytes:
     w = Writer()
     _str(w, 1, o.get("description"))
@@ -450,6 +455,7 @@ def _security_requirements(w: Writer, num: int, v: Any) -> None:
 
 # --------------------------------------------------------------------------- paths
 
+
 def _operation(o: _Obj) -> bytes:
     w = Writer()
     get = o.get
@@ -492,6 +498,7 @@ def _paths(o: _Obj) -> bytes:
 
 
 # --------------------------------------------------------------------------- security definitions
+
 
 def _security_definition(o: _Obj) -> bytes:
     """``SecurityDefinitionsItem`` oneof by ``type`` (and ``flow`` for oauth2)."""
@@ -543,6 +550,7 @@ def _security_definition(o: _Obj) -> bytes:
 
 
 # --------------------------------------------------------------------------- document
+
 
 def openapi_v2_protobuf(swagger: dict[str, Any]) -> bytes:
     """Serialize a swagger 2.0 document (as parsed from JSON) as a gnostic ``openapi.v2.Document``."""

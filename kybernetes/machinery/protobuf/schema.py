@@ -109,8 +109,23 @@ _POINTER_EMPTY_STRING_KEPT = frozenset(
 )
 
 _ZERO_DEFAULT = re.compile(r"[Dd]efault(?:s|ed)?(?: value)?(?: is| to)?:? \"?(?:0|false)\b")
-_INT_TYPES = frozenset({"int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64",
-                        "sfixed32", "sfixed64", "double", "float", "bool"})
+_INT_TYPES = frozenset(
+    {
+        "int32",
+        "int64",
+        "uint32",
+        "uint64",
+        "sint32",
+        "sint64",
+        "fixed32",
+        "fixed64",
+        "sfixed32",
+        "sfixed64",
+        "double",
+        "float",
+        "bool",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -146,14 +161,14 @@ def _short(name: str) -> str:
 
 def _swagger_name(proto_name: str) -> str:
     # k8s.io.api.core.v1.Pod -> io.k8s.api.core.v1.Pod
-    return "io.k8s." + proto_name[len("k8s.io."):] if proto_name.startswith("k8s.io.") else proto_name
+    return "io.k8s." + proto_name[len("k8s.io.") :] if proto_name.startswith("k8s.io.") else proto_name
 
 
 def _curated_key(proto_name: str, field_name: str) -> str:
     rest = proto_name
     for prefix in ("k8s.io.api.", "k8s.io.apimachinery.pkg.apis."):
         if rest.startswith(prefix):
-            rest = rest[len(prefix):]
+            rest = rest[len(prefix) :]
             break
     return f"{rest}.{field_name}"
 
@@ -208,17 +223,17 @@ class Tables:
                 with_def[name] = (d.get("properties", {}), set(d.get("required", [])))
         # Pass 1: messages with a swagger definition tell JSON names and inline fields.
         plans: dict[str, list[tuple[dict[str, Any], str, bool, dict[str, Any] | None, bool]]] = {}
-        for name, (props, required) in with_def.items():
+        for name, (props, required_names) in with_def.items():
             plan = []
             lower = {p.lower(): p for p in props}
             for f in raw[name]["fields"]:
                 fname = f["name"]
                 if fname in props:
-                    plan.append((f, fname, False, props[fname], fname in required))
+                    plan.append((f, fname, False, props[fname], fname in required_names))
                 elif fname.lower() in lower:
                     j = lower[fname.lower()]
                     learned_names[fname] = j
-                    plan.append((f, j, False, props[j], j in required))
+                    plan.append((f, j, False, props[j], j in required_names))
                 elif f["kind"] == "message" and f["label"] != "repeated" and name not in _SPECIAL_OR_WRAPPER:
                     learned_inline.add((_short(f["type"]), fname))
                     plan.append((f, "", True, None, False))
@@ -243,17 +258,38 @@ class Tables:
                 is_map = f["kind"] == "map"
                 if is_map:
                     mp = f["map"]
-                    fl = Field(f["number"], f["name"], json_name, mp["value"], mp["value_kind"] == "message",
-                               True, is_map=True, map_key=mp["key"])
+                    fl = Field(
+                        f["number"],
+                        f["name"],
+                        json_name,
+                        mp["value"],
+                        mp["value_kind"] == "message",
+                        True,
+                        is_map=True,
+                        map_key=mp["key"],
+                    )
                 else:
-                    fl = Field(f["number"], f["name"], json_name, f["type"], f["kind"] == "message",
-                               f["label"] == "repeated", inline=inline)
+                    fl = Field(
+                        f["number"],
+                        f["name"],
+                        json_name,
+                        f["type"],
+                        f["kind"] == "message",
+                        f["label"] == "repeated",
+                        inline=inline,
+                    )
                     if f["kind"] == "scalar" and not fl.repeated:
                         fl.keep_zero = _keep_zero(name, f, prop, required)
                 fields.append(fl)
             msg = Message(name, fields, {fl.number: fl for fl in fields})
-            if (len(fields) == 1 and fields[0].name == "items" and fields[0].repeated and not fields[0].is_map
-                    and not name.endswith("List") and name not in with_def):
+            if (
+                len(fields) == 1
+                and fields[0].name == "items"
+                and fields[0].repeated
+                and not fields[0].is_map
+                and not name.endswith("List")
+                and name not in with_def
+            ):
                 msg.array_wrapper = True
             self.messages[name] = msg
 
@@ -308,7 +344,9 @@ def tables() -> Tables:
         return t
     with _lock:
         if _tables is None:
-            raw = _load_gz_json(__package__ or "kybernetes.machinery.protobuf", "data/k8s-1.33-fields.json.gz")
+            raw = _load_gz_json(
+                __package__ or "kybernetes.machinery.protobuf", "data/k8s-1.33-fields.json.gz"
+            )
             try:
                 swagger = _load_gz_json("kybernetes.api", "data/swagger.json.gz")
             except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - packaging error

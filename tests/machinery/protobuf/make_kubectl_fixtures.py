@@ -42,15 +42,30 @@ COMMANDS = [
     ["create", "pdb", "pdb2", "--selector=app=web", "--max-unavailable=25%"],
     ["create", "priorityclass", "pc1", "--value=0", "--description=x"],
     ["create", "priorityclass", "pc2", "--value=1000", "--global-default", "--preemption-policy=Never"],
-    ["create", "ingress", "ing1", "--rule=foo.com/bar*=svc1:80,tls=sec", "--class=nginx",
-     "--annotation=a=b", "--default-backend=defsvc:http"],
+    [
+        "create",
+        "ingress",
+        "ing1",
+        "--rule=foo.com/bar*=svc1:80,tls=sec",
+        "--class=nginx",
+        "--annotation=a=b",
+        "--default-backend=defsvc:http",
+    ],
     ["autoscale", "deployment", "web", "--max=5", "--min=2", "--cpu-percent=50"],
     ["auth", "can-i", "get", "pods", "--subresource=log", "-n", "kube-system"],
     ["auth", "can-i", "get", "/logs"],
     ["auth", "can-i", "--list"],
     ["auth", "whoami"],
-    ["create", "token", "sa1", "--duration=1h", "--audience=a,b", "--bound-object-kind=Pod",
-     "--bound-object-name=p", "--bound-object-uid=u1"],
+    [
+        "create",
+        "token",
+        "sa1",
+        "--duration=1h",
+        "--audience=a,b",
+        "--bound-object-kind=Pod",
+        "--bound-object-name=p",
+        "--bound-object-uid=u1",
+    ],
 ]
 
 
@@ -60,8 +75,11 @@ async def capture(version: str, tmp: str) -> dict[str, list[tuple[str, bytes]]]:
     binary = kubectl_binary(version)
     assert binary, f"kubectl.{version} is not installed"
     # a pod for the bound token
-    srv.objects["/api/v1/namespaces/default/pods/p"] = {"apiVersion": "v1", "kind": "Pod",
-                                                         "metadata": {"name": "p", "uid": "u1"}}
+    srv.objects["/api/v1/namespaces/default/pods/p"] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "uid": "u1"},
+    }
     out: dict[str, list[tuple[str, bytes]]] = {}
     try:
         for cmd in COMMANDS:
@@ -70,7 +88,9 @@ async def capture(version: str, tmp: str) -> dict[str, list[tuple[str, bytes]]]:
             p = await run_kubectl(binary, srv.port, *cmd)
             if p.returncode:
                 print(version, cmd, p.stderr, file=sys.stderr)
-            out[" ".join(cmd)] = [(r.content_type, r.body) for r in srv.requests[n:] if r.method in ("POST", "PUT")]
+            out[" ".join(cmd)] = [
+                (r.content_type, r.body) for r in srv.requests[n:] if r.method in ("POST", "PUT")
+            ]
     finally:
         await srv.stop()
     return out
@@ -79,8 +99,26 @@ async def capture(version: str, tmp: str) -> dict[str, list[tuple[str, bytes]]]:
 def make_tls(tmp: str) -> None:
     import subprocess
 
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=x", "-days", "1",
-                    "-keyout", f"{tmp}/tls.key", "-out", f"{tmp}/tls.crt"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=x",
+            "-days",
+            "1",
+            "-keyout",
+            f"{tmp}/tls.key",
+            "-out",
+            f"{tmp}/tls.crt",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 async def main() -> None:
@@ -97,8 +135,17 @@ async def main() -> None:
         if len(pbs) != 1 or len(jss) != 1:
             print("skipping", cmd, [ct for ct, _ in bodies], file=sys.stderr)
             continue
-        fixtures.append({"command": "kubectl " + cmd.replace(tmp, "$TMP"),
-                         "protobuf": base64.b64encode(pbs[0]).decode(), "json": json.loads(jss[0])})
+        fixtures.append(
+            {
+                "command": "kubectl " + cmd.replace(tmp, "$TMP"),
+                "protobuf": base64.b64encode(pbs[0]).decode(),
+                "json": json.loads(jss[0]),
+            }
+        )
+    write_fixtures(fixtures)
+
+
+def write_fixtures(fixtures: list[dict[str, object]]) -> None:
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "kubectl_bodies.json")
     with open(path, "w") as fh:
         json.dump(fixtures, fh, indent=1, sort_keys=False)

@@ -93,7 +93,7 @@ class FakeServer:
             return self._json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
         if path == "/apis":
             groups = []
-            for (g, v) in RESOURCES:
+            for g, v in RESOURCES:
                 if g:
                     gv = {"groupVersion": f"{g}/{v}", "version": v}
                     groups.append({"name": g, "versions": [gv], "preferredVersion": gv})
@@ -102,16 +102,35 @@ class FakeServer:
             prefix = f"/apis/{g}/{v}" if g else f"/api/{v}"
             if path == prefix:
                 rl = [
-                    {"name": r, "singularName": k.lower(), "namespaced": ns, "kind": k,
-                     "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}
+                    {
+                        "name": r,
+                        "singularName": k.lower(),
+                        "namespaced": ns,
+                        "kind": k,
+                        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                    }
                     for r, k, ns in res
                 ]
                 if g == "":
-                    rl.append({"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
-                               "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest",
-                               "verbs": ["create"]})
-                return self._json({"kind": "APIResourceList", "apiVersion": "v1",
-                                   "groupVersion": f"{g}/{v}" if g else v, "resources": rl})
+                    rl.append(
+                        {
+                            "name": "serviceaccounts/token",
+                            "singularName": "",
+                            "namespaced": True,
+                            "group": "authentication.k8s.io",
+                            "version": "v1",
+                            "kind": "TokenRequest",
+                            "verbs": ["create"],
+                        }
+                    )
+                return self._json(
+                    {
+                        "kind": "APIResourceList",
+                        "apiVersion": "v1",
+                        "groupVersion": f"{g}/{v}" if g else v,
+                        "resources": rl,
+                    }
+                )
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -121,8 +140,10 @@ class FakeServer:
         self.requests.append(Recorded(request.method, path, ctype, body, request.query_string))
         if path == "/openapi/v2":
             if "protobuf" in request.headers.get("Accept", "") and self.openapi_v2:
-                return web.Response(body=self.openapi_v2,
-                                    content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+                return web.Response(
+                    body=self.openapi_v2,
+                    content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                )
             return web.Response(status=404)
         if path in ("/version", "/version/"):
             return self._json({"major": "1", "minor": "33", "gitVersion": "v1.33.0"})
@@ -132,8 +153,17 @@ class FakeServer:
                 return d
             if path in self.objects:
                 return self._json(self.objects[path])
-            return self._json({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                               "code": 404, "message": "not found"}, status=404)
+            return self._json(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "reason": "NotFound",
+                    "code": 404,
+                    "message": "not found",
+                },
+                status=404,
+            )
         if request.method in ("POST", "PUT"):
             if "protobuf" in ctype:
                 obj = decode_k8s_envelope(body)
@@ -169,20 +199,42 @@ def kubectl_binary(version: str) -> str | None:
     return None
 
 
-async def run_kubectl(binary: str, port: int, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _write_kubeconfig(path: str, port: int) -> None:
+    with open(path, "w") as fh:
+        fh.write(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
+            f"    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: c\n"
+            "    user: u\n    namespace: default\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n"
+        )
+
+
+def write_file(path: str, text: str) -> None:
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
+async def run_kubectl(
+    binary: str, port: int, *args: str, deadline: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run kubectl against the fake server with a throwaway kubeconfig and cache dir."""
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = os.path.join(tmp, "config")
-        with open(kubeconfig, "w") as fh:
-            fh.write(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n"
-                f"    server: http://127.0.0.1:{port}\ncontexts:\n- name: c\n  context:\n    cluster: c\n"
-                "    user: u\n    namespace: default\ncurrent-context: c\nusers:\n- name: u\n  user: {}\n"
-            )
-        env = dict(os.environ, KUBECONFIG=kubeconfig, HOME=tmp, KUBECACHEDIR=os.path.join(tmp, "cache"))
+        _write_kubeconfig(kubeconfig, port)
+        cache = os.path.join(tmp, "cache")
+        env = dict(os.environ, KUBECONFIG=kubeconfig, HOME=tmp, KUBECACHEDIR=cache)
         proc = await asyncio.create_subprocess_exec(
-            binary, "--cache-dir", os.path.join(tmp, "cache"), *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            binary,
+            "--cache-dir",
+            cache,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), deadline)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
         return subprocess.CompletedProcess([binary, *args], proc.returncode or 0, out.decode(), err.decode())
