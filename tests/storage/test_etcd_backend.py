@@ -54,7 +54,7 @@ async def test_two_backends_see_each_others_writes_and_events(etcd_server: objec
                 (EventType.PUT, r2),
                 (EventType.DELETE, r3),
             ]
-            await watch.aclose()  # type: ignore[attr-defined]
+            await watch.aclose()
         await a.compact(r2)
         assert await b.compacted_revision() == r2  # b learns etcd's compaction point by itself
     finally:
