@@ -250,14 +250,13 @@ class SqliteBackend:
             ") ORDER BY name"
         )
         while True:
-            args: tuple[object, ...] = (
-                (lo, end, rev, _LIST_CHUNK) if end is not None else (lo, rev, _LIST_CHUNK)
-            )
+            chunk = min(_LIST_CHUNK, want - len(items)) if want else _LIST_CHUNK
+            args: tuple[object, ...] = (lo, end, rev, chunk) if end is not None else (lo, rev, chunk)
             rows = self._conn().execute(sql, args).fetchall()
             for name, value, create_rev, mod_rev, lease, deleted in rows:
                 if not deleted:
                     items.append(KeyValue(name, value, create_rev, mod_rev, lease))
-            if len(rows) < _LIST_CHUNK or (want and len(items) >= want):
+            if len(rows) < chunk or (want and len(items) >= want):
                 break
             lo = rows[-1][0] + "\x00"
             await asyncio.sleep(0)  # let writers run between chunks
