@@ -10,7 +10,8 @@ Public API:
 
 * :func:`decode_k8s_envelope` / :func:`encode_k8s_envelope`: ``k8s\\0`` + runtime.Unknown bodies.
 * :func:`decode_message` / :func:`encode_message`: one message by its proto name.
-* :func:`openapi_v2_protobuf`: swagger 2.0 JSON → serialized ``openapi.v2.Document``.
+* :func:`openapi_v2_protobuf`: swagger 2.0 JSON → serialized ``openapi.v2.Document``;
+  :func:`openapi_v2_protobuf_media_type` tells from ``Accept`` whether a client wants it.
 * :class:`ProtobufDecodeError` (→ 400 Bad Request), :class:`ProtobufEncodeError`.
 """
 
@@ -21,13 +22,21 @@ from .decode import (
     encode_k8s_envelope,
     encode_message,
 )
-from .openapi_v2 import OPENAPI_V2_PROTOBUF_CONTENT_TYPE, openapi_v2_protobuf
+from .openapi_v2 import (
+    OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+    OPENAPI_V2_PROTOBUF_MEDIA_TYPES,
+    OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE,
+    openapi_v2_protobuf,
+    openapi_v2_protobuf_media_type,
+)
 from .wire import ProtobufDecodeError, ProtobufEncodeError
 
 __all__ = [
     "ENVELOPE_MAGIC",
     "KUBERNETES_PROTOBUF_CONTENT_TYPE",
     "OPENAPI_V2_PROTOBUF_CONTENT_TYPE",
+    "OPENAPI_V2_PROTOBUF_MEDIA_TYPES",
+    "OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE",
     "ProtobufDecodeError",
     "ProtobufEncodeError",
     "decode_k8s_envelope",
@@ -35,6 +44,7 @@ __all__ = [
     "encode_k8s_envelope",
     "encode_message",
     "openapi_v2_protobuf",
+    "openapi_v2_protobuf_media_type",
 ]
 
 KUBERNETES_PROTOBUF_CONTENT_TYPE = "application/vnd.kubernetes.protobuf"

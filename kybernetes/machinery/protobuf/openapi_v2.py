@@ -25,11 +25,49 @@ import orjson
 
 from .wire import Writer
 
-__all__ = ["OPENAPI_V2_PROTOBUF_CONTENT_TYPE", "openapi_v2_protobuf"]
+__all__ = [
+    "OPENAPI_V2_PROTOBUF_CONTENT_TYPE",
+    "OPENAPI_V2_PROTOBUF_MEDIA_TYPES",
+    "OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE",
+    "openapi_v2_protobuf",
+    "openapi_v2_protobuf_media_type",
+]
 
-#: What kubectl asks for.  Upstream answers with ``...spec.v2.v1.0+protobuf``
-#: (dot instead of ``@``); kubectl accepts either.
+#: What kubectl 1.27/1.28 put in ``Accept`` (the older spelling, with ``@``).
 OPENAPI_V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+#: What to answer with in ``Content-Type``, whichever spelling was asked for: kubectl
+#: parses the response type with Go's ``mime.ParseMediaType``, which rejects the ``@``
+#: ("mime: unexpected content after media subtype"), as the real kubectl 1.27 shows.
+OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+#: Both spellings clients use in ``Accept``.
+OPENAPI_V2_PROTOBUF_MEDIA_TYPES = (
+    OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+    OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE,
+)
+
+
+def openapi_v2_protobuf_media_type(accept: str) -> str | None:
+    """The ``Content-Type`` to answer a protobuf ``/openapi/v2`` request with, or None (serve JSON).
+
+    None unless ``Accept`` names one of :data:`OPENAPI_V2_PROTOBUF_MEDIA_TYPES`
+    (with a non-zero q); otherwise always :data:`OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE`.
+    """
+    for part in accept.split(","):
+        media, *params = part.split(";")
+        if media.strip().lower() not in OPENAPI_V2_PROTOBUF_MEDIA_TYPES:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            return OPENAPI_V2_PROTOBUF_RESPONSE_CONTENT_TYPE
+    return None
+
 
 _Obj = dict[str, Any]
 

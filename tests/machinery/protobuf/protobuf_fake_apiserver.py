@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kybernetes.machinery.protobuf import decode_k8s_envelope
+from kybernetes.machinery.protobuf import decode_k8s_envelope, openapi_v2_protobuf_media_type
 
 # (group, version) -> [(resource, kind, namespaced)]
 RESOURCES: dict[tuple[str, str], list[tuple[str, str, bool]]] = {
@@ -139,11 +139,9 @@ class FakeServer:
         ctype = request.headers.get("Content-Type", "")
         self.requests.append(Recorded(request.method, path, ctype, body, request.query_string))
         if path == "/openapi/v2":
-            if "protobuf" in request.headers.get("Accept", "") and self.openapi_v2:
-                return web.Response(
-                    body=self.openapi_v2,
-                    content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-                )
+            media = openapi_v2_protobuf_media_type(request.headers.get("Accept", ""))
+            if media and self.openapi_v2:
+                return web.Response(body=self.openapi_v2, headers={"Content-Type": media})
             return web.Response(status=404)
         if path in ("/version", "/version/"):
             return self._json({"major": "1", "minor": "33", "gitVersion": "v1.33.0"})

@@ -742,3 +742,54 @@ def test_real_kubectl_protobuf_bodies_match_its_json(fixture: dict[str, Any]) ->
     assert list(decoded)[:2] == ["apiVersion", "kind"]
     # and our encoder's output decodes the same
     assert decode_k8s_envelope(encode_k8s_envelope(decoded)) == decoded
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+_label_maps = st.dictionaries(_text, _text, max_size=5)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=_text.filter(bool),
+    labels=_label_maps,
+    data=_label_maps,
+    binary=st.dictionaries(_text, st.binary(max_size=20), max_size=3),
+    replicas=st.integers(-(2**31), 2**31 - 1),
+    ports=st.lists(st.integers(1, 65535), max_size=3),
+    surge=st.one_of(st.integers(-(2**31), 2**31 - 1), _text),
+)
+def test_roundtrip_property(
+    name: str,
+    labels: dict[str, str],
+    data: dict[str, str],
+    binary: dict[str, bytes],
+    replicas: int,
+    ports: list[int],
+    surge: int | str,
+) -> None:
+    meta: dict[str, Any] = {"name": name, "creationTimestamp": None}
+    if labels:
+        meta["labels"] = dict(sorted(labels.items()))
+    cm: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+    if data:
+        cm["data"] = dict(sorted(data.items()))
+    if binary:
+        cm["binaryData"] = {k: base64.b64encode(v).decode() for k, v in sorted(binary.items())}
+    assert decode_k8s_envelope(encode_k8s_envelope(cm)) == cm
+    dep: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {
+                "metadata": {"creationTimestamp": None},
+                "spec": {"containers": [{"name": "c", "ports": [{"containerPort": p} for p in ports]}]},
+            },
+            "strategy": {"rollingUpdate": {"maxSurge": surge}},
+        },
+    }
+    if not ports:
+        del dep["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert decode_k8s_envelope(encode_k8s_envelope(dep)) == dep

@@ -18,7 +18,7 @@ import orjson
 import pytest
 import yaml
 
-from kybernetes.machinery.protobuf import openapi_v2_protobuf
+from kybernetes.machinery.protobuf import openapi_v2_protobuf, openapi_v2_protobuf_media_type
 from kybernetes.machinery.protobuf.wire import WT_FIXED64, WT_LEN, WT_VARINT, parse_message
 
 
@@ -393,6 +393,17 @@ def test_vendor_extension_yaml_roundtrips_through_yaml(document: bytes, swagger:
         for prop, schema in want["properties"].items():
             exts = {k: v for k, v in schema.items() if k.startswith("x-")}
             assert got[prop].named_any(S_EXT) == exts, (name, prop)
+
+
+def test_media_type_negotiation() -> None:
+    old = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    new = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    assert openapi_v2_protobuf_media_type(old) == new  # Go's mime parser rejects the "@" in a response
+    assert openapi_v2_protobuf_media_type(f"{new}, application/json;q=0.9") == new
+    assert openapi_v2_protobuf_media_type(f"application/json, {old};q=0") is None
+    assert openapi_v2_protobuf_media_type(f"{old};q=0.5") == new
+    assert openapi_v2_protobuf_media_type("application/json") is None
+    assert openapi_v2_protobuf_media_type("") is None
 
 
 # ----------------------------------------------------------------------------- real kubectl
