@@ -20,8 +20,8 @@ Anything malformed raises :class:`ProtobufDecodeError` (a ``ValueError``), which
 the caller turns into 400 Bad Request; unknown kinds raise it too.
 
 :func:`encode_k8s_envelope` is the reverse (used by tests, and for protobuf
-responses): it writes what is in the dict, in field-number-agnostic declaration
-order, with map keys sorted as Go does.
+responses): it writes what is in the dict, in declaration (Go struct) order, with
+map keys sorted as Go does.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from .schema import (
     QUANTITY,
     QUANTITY_VALUE,
     RAW_EXTENSION,
+    SPECIAL_MESSAGES,
     TIME,
     Message,
     tables,
@@ -340,9 +341,7 @@ def _decode_special(t: str, data: bytes, depth: int) -> Any:
     raise AssertionError(t)  # pragma: no cover
 
 
-_SPECIAL = frozenset(
-    {QUANTITY, QUANTITY_VALUE, INT_OR_STRING, TIME, MICRO_TIME, DURATION, FIELDS_V1, RAW_EXTENSION}
-)
+_SPECIAL = SPECIAL_MESSAGES
 
 
 # --------------------------------------------------------------------------- decoding

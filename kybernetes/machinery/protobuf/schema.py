@@ -234,7 +234,7 @@ class Tables:
                     j = lower[fname.lower()]
                     learned_names[fname] = j
                     plan.append((f, j, False, props[j], j in required_names))
-                elif f["kind"] == "message" and f["label"] != "repeated" and name not in _SPECIAL_OR_WRAPPER:
+                elif f["kind"] == "message" and f["label"] != "repeated" and name not in SPECIAL_MESSAGES:
                     learned_inline.add((_short(f["type"]), fname))
                     plan.append((f, "", True, None, False))
                 else:
@@ -324,8 +324,6 @@ class Tables:
                 return m
         return None
 
-
-_SPECIAL_OR_WRAPPER = SPECIAL_MESSAGES
 
 _lock = threading.Lock()
 _tables: Tables | None = None
