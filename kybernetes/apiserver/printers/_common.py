@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -420,7 +420,7 @@ class Printer:
     conditions: ConditionsFunc | None = None
     sort_key: Callable[[JSONDict], Any] | None = None
     always_headers: bool = False
-    prepare: Callable[[JSONDict], JSONDict] | None = field(default=None)
+    prepare: Callable[[JSONDict], JSONDict] | None = None
 
 
 Registry = dict[tuple[str, str], Printer]

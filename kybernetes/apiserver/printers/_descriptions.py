@@ -34,6 +34,8 @@ DESCRIPTIONS: dict[str, str] = {
     "DeploymentStatus.updatedReplicas": "Total number of non-terminating pods targeted by this deployment that have the desired template spec.",
     "DeploymentStatus.availableReplicas": "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.",
     "DeploymentSpec.selector": "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.",
+    "ScaleSpec.replicas": "replicas is the desired number of instances for the scaled object.",
+    "ScaleStatus.replicas": "replicas is the actual number of observed instances of the scaled object.",
     "ControllerRevision.revision": "Revision indicates the revision of the state represented by Data.",
     "JobStatus.succeeded": "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.",
     "JobSpec.selector": "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",

@@ -175,7 +175,33 @@ def controller_revision_row(obj: JSONDict, ctx: Context) -> list[Any]:
     return [name_of(obj), controller_of(obj), gint(obj, "revision"), creation_age(obj, ctx.now)]
 
 
+# autoscaling/v1 Scale, served by the */scale subresources (`kubectl get deploy web --subresource=scale`).
+# Upstream's Name column here has no "name" format.
+SCALE_COLUMNS = (
+    Column("Name", "string", doc("ObjectMeta.name")),
+    Column("Desired", "integer", doc("ScaleSpec.replicas")),
+    Column("Available", "integer", doc("ScaleStatus.replicas")),
+    AGE,
+)
+
+
+def scale_row(obj: JSONDict, ctx: Context) -> list[Any]:
+    """printScale: desired (spec) and current (status) replicas."""
+    return [
+        name_of(obj),
+        gint(obj, "spec", "replicas"),
+        gint(obj, "status", "replicas"),
+        creation_age(obj, ctx.now),
+    ]
+
+
+_SCALE = Printer(SCALE_COLUMNS, scale_row)
+
 PRINTERS: Registry = {
+    ("apps", "deployments/scale"): _SCALE,
+    ("apps", "replicasets/scale"): _SCALE,
+    ("apps", "statefulsets/scale"): _SCALE,
+    ("", "replicationcontrollers/scale"): _SCALE,
     ("apps", "deployments"): Printer(DEPLOYMENT_COLUMNS, deployment_row),
     ("apps", "replicasets"): Printer(REPLICA_SET_COLUMNS, replica_set_row),
     ("apps", "statefulsets"): Printer(STATEFUL_SET_COLUMNS, stateful_set_row),

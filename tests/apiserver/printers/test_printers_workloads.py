@@ -561,3 +561,27 @@ def test_pod_disruption_budget() -> None:
     assert cells("policy", "poddisruptionbudgets", pdb) == ["zk", "2", "N/A", 1, "120m"]
     pct = {"metadata": meta("web"), "spec": {"maxUnavailable": "25%"}}
     assert cells("policy", "poddisruptionbudgets", pct) == ["web", "N/A", "25%", 0, "120m"]
+
+
+def test_scale_subresource() -> None:
+    cols = table_for("apps", "deployments/scale", [])["columnDefinitions"]
+    assert [(c["name"], c["type"], c["format"]) for c in cols] == [
+        ("Name", "string", ""),
+        ("Desired", "integer", ""),
+        ("Available", "integer", ""),
+        ("Age", "string", ""),
+    ]
+    scale = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": meta("web"),
+        "spec": {"replicas": 5},
+        "status": {"replicas": 3, "selector": "app=web"},
+    }
+    for group, resource in (
+        ("apps", "deployments/scale"),
+        ("apps", "replicasets/scale"),
+        ("apps", "statefulsets/scale"),
+        ("", "replicationcontrollers/scale"),
+    ):
+        assert cells(group, resource, scale) == ["web", 5, 3, "120m"]
