@@ -1,10 +1,11 @@
 """Field descriptions (the upstream SwaggerDoc strings) used as Table column descriptions.
 
-Generated once from the OpenAPI documents shipped in kybernetes.api.data: upstream fills
-column descriptions from the Go types' SwaggerDoc(), which is the same text as the OpenAPI
-field descriptions. Where upstream names a type version the 1.33 documents no longer serve
-(extensions/v1beta1, autoscaling/v2beta1, ...), the closest served version is used.
-Kept as literals so that printing never has to decompress the OpenAPI at request time.
+Upstream fills column descriptions from the Go types' SwaggerDoc(), which is the same text as the
+OpenAPI field descriptions; each entry here is copied from the OpenAPI documents shipped in
+kybernetes.api.data (tests/apiserver/printers/test_printers_descriptions.py keeps them in sync).
+Where upstream names a type version the 1.33 documents no longer serve (extensions/v1beta1,
+autoscaling/v2beta1, ...), the closest served version is used. Kept as literals so that printing
+never decompresses the OpenAPI at request time.
 """
 
 from __future__ import annotations
