@@ -282,7 +282,7 @@ class ResourceHandler:
                     await resp.write(b"".join(out))
         except CompactedError as e:
             await resp.write(
-                _error_event(StatusError(410, "Expired", f"too old resource version: {start} ({e.compacted_revision + 1})"))
+                _error_event(StatusError(410, "Expired", f"too old resource version: {start} ({e.compacted_revision})"))
             )
         finally:
             await gen.aclose()

@@ -22,6 +22,7 @@ from kybernetes import KUBE_VERSION
 from kybernetes.api.conversion import convert
 from kybernetes.api.resources import ResourceInfo
 from kybernetes.apiserver import responses
+from kybernetes.apiserver.allocators import ServiceAllocator
 from kybernetes.apiserver.auth import ANONYMOUS, Authenticator, UserInfo
 from kybernetes.apiserver.cache import WatchCache
 from kybernetes.apiserver.discovery import Discovery, aggregated_version
@@ -52,6 +53,7 @@ class APIServer:
         *,
         authenticator: Authenticator | None = None,
         server_address: str = "127.0.0.1:6443",
+        service_cidr: str = "10.43.0.0/16",
     ) -> None:
         self.backend = backend
         self.resources = ResourceRegistry()
@@ -70,6 +72,8 @@ class APIServer:
         self.discovery.update(self.resources.all())
         self.started = asyncio.Event()
         self.store.admission.append(self._namespace_lifecycle)
+        self.service_allocator = ServiceAllocator(self, service_cidr)
+        self.store.admission.append(self.service_allocator.admit)
         self._background: list[asyncio.Task[Any]] = []
         # Hooks filled in by optional features (server-side apply, CRDs, field validation).
         self.apply_impl: Any = None

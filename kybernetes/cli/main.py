@@ -25,6 +25,7 @@ def main(verbose: int) -> None:
 @click.option("--bind-address", default="0.0.0.0", show_default=True)
 @click.option("--storage", type=click.Choice(["sqlite", "etcd"]), default="sqlite", show_default=True)
 @click.option("--etcd-endpoints", default="", help="Comma-separated etcd client URLs (with --storage etcd).")
+@click.option("--etcd-prefix", default="", help="Key prefix inside etcd (several clusters can share one etcd).")
 @click.option("--service-cidr", default="10.43.0.0/16", show_default=True)
 @click.option("--cluster-cidr", default="10.42.0.0/16", show_default=True)
 @click.option("--node-name", default="", help="Name of this server's node (default: hostname).")
@@ -38,6 +39,7 @@ def server(
     bind_address: str,
     storage: str,
     etcd_endpoints: str,
+    etcd_prefix: str,
     service_cidr: str,
     cluster_cidr: str,
     node_name: str,
@@ -57,6 +59,7 @@ def server(
         bind_address=bind_address,
         storage=storage,
         etcd_endpoints=[e for e in etcd_endpoints.split(",") if e],
+        etcd_prefix=etcd_prefix,
         service_cidr=service_cidr,
         cluster_cidr=cluster_cidr,
         node_name=node_name,

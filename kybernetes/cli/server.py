@@ -24,7 +24,7 @@ from kybernetes.apiserver.auth import Authenticator
 from kybernetes.apiserver.bootstrap import bootstrap, first_service_ip
 from kybernetes.apiserver.server import APIServer
 from kybernetes.pki import ensure_server_pki
-from kybernetes.storage import open_backend
+from kybernetes.storage import Backend, open_backend
 
 log = logging.getLogger("kyb.server")
 
@@ -36,6 +36,7 @@ class ServerOptions:
     bind_address: str = "0.0.0.0"
     storage: str = "sqlite"
     etcd_endpoints: list[str] = field(default_factory=list)
+    etcd_prefix: str = ""
     service_cidr: str = "10.43.0.0/16"
     cluster_cidr: str = "10.42.0.0/16"
     node_name: str = ""
@@ -101,10 +102,16 @@ class ControlPlane:
         o = self.opts
         o.data_dir.mkdir(parents=True, exist_ok=True)
         pki = ensure_server_pki(o.data_dir, first_service_ip(o.service_cidr), o.tls_san)
-        backend = open_backend(o.storage, data_dir=str(o.data_dir), etcd_endpoints=o.etcd_endpoints)
+        backend: Backend
+        if o.storage == "etcd" and o.etcd_prefix:
+            from kybernetes.storage.etcd import EtcdBackend
+
+            backend = EtcdBackend(o.etcd_endpoints, prefix=o.etcd_prefix)
+        else:
+            backend = open_backend(o.storage, data_dir=str(o.data_dir), etcd_endpoints=o.etcd_endpoints)
         await backend.start()
         authn = Authenticator(o.data_dir / "tokens.csv")
-        api = APIServer(backend, authenticator=authn, server_address=f"{_advertise_address()}:{o.port}")
+        api = APIServer(backend, authenticator=authn, server_address=f"{_advertise_address()}:{o.port}", service_cidr=o.service_cidr)
         self.api = api
         _install_optional_features(api)
         await api.start()
