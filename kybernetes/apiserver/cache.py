@@ -217,6 +217,11 @@ class WatchCache:
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        # Revisions at or below this were compacted in storage: watches from there get 410, like upstream.
+        self.compacted_revision = 0
+
+    def note_compacted(self, revision: int) -> None:
+        self.compacted_revision = max(self.compacted_revision, revision)
 
     def cache(self, prefix: str) -> ResourceCache:
         c = self.caches.get(prefix)

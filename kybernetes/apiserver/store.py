@@ -577,7 +577,7 @@ class GenericStore:
                     initial.append(("ADDED", o))
             c.watchers.add(w)
             return w, initial, self.cache.revision
-        evs = c.events_since(start)
+        evs = c.events_since(start) if start >= self.cache.compacted_revision else None
         if evs is None:
             return w, None, start
         for ev in evs:

@@ -32,6 +32,8 @@ def main(verbose: int) -> None:
 @click.option("--disable-agent", is_flag=True, help="Run no node agent in this process.")
 @click.option("--disable-controllers", is_flag=True, help="Run no controller manager in this process.")
 @click.option("--hollow-nodes", type=int, default=0, help="Also register N simulated nodes.")
+@click.option("--compaction-interval", type=float, default=300.0, show_default=True,
+              help="Seconds between storage compactions (each compacts to the revision seen at the last one).")
 @click.option("--tls-san", multiple=True, help="Extra name or IP for the serving certificate.")
 def server(
     data_dir: Path | None,
@@ -46,6 +48,7 @@ def server(
     disable_agent: bool,
     disable_controllers: bool,
     hollow_nodes: int,
+    compaction_interval: float,
     tls_san: tuple[str, ...],
 ) -> None:
     """Start the control plane (and a node agent) and write a kubeconfig."""
@@ -67,6 +70,7 @@ def server(
         disable_controllers=disable_controllers,
         hollow_nodes=hollow_nodes,
         tls_san=list(tls_san),
+        compaction_interval=compaction_interval,
     )
     _run(run(opts))
 

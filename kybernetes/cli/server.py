@@ -44,6 +44,7 @@ class ServerOptions:
     disable_controllers: bool = False
     hollow_nodes: int = 0
     tls_san: list[str] = field(default_factory=list)
+    compaction_interval: float = 300.0
 
 
 def default_data_dir() -> Path:
@@ -91,6 +92,7 @@ class ControlPlane:
         self.api: APIServer | None = None
         self.runner: web.AppRunner | None = None
         self.components: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.kubeconfig_path = opts.data_dir / "kubeconfig.yaml"
 
     @property
@@ -115,6 +117,10 @@ class ControlPlane:
         self.api = api
         _install_optional_features(api)
         await api.start()
+        if o.compaction_interval > 0:
+            from kybernetes.storage.compactor import run_compactor
+
+            self._tasks.append(asyncio.create_task(run_compactor(backend, o.compaction_interval, api.cache.note_compacted), name="compactor"))
         await bootstrap(api, service_cidr=o.service_cidr, advertise_address=_advertise_address(), port=o.port)
 
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -157,6 +163,10 @@ class ControlPlane:
             await agent.start()
 
     async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
         for c in reversed(self.components):
             with contextlib.suppress(Exception):
                 await c.stop()
