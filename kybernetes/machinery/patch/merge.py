@@ -63,8 +63,10 @@ def apply_json_patch(original: Any, patch: Any) -> Any:
             raise JSONPatchError(f"operation {i} is not an object", status=400, reason="BadRequest")
     try:
         compiled = jsonpatch.JsonPatch(list(patch))
-    except (jsonpatch.InvalidJsonPatch, jsonpatch.JsonPointerException) as exc:
+    except jsonpatch.InvalidJsonPatch as exc:
         raise JSONPatchError(str(exc), status=400, reason="BadRequest") from None
+    except jsonpatch.JsonPointerException as exc:  # a malformed path only fails when applied upstream
+        raise JSONPatchError(f"the patch operation does not apply: {exc}") from None
     try:
         return compiled.apply(deep_copy(original), in_place=True)
     except jsonpatch.InvalidJsonPatch as exc:
