@@ -111,6 +111,7 @@ _ACTION_VERBS = {
     "watch": "watch",
     "watchlist": "watch",
 }
+_CONNECT_VERBS = {"get": "get", "post": "create", "put": "update", "patch": "patch", "delete": "delete"}
 _VERB_ORDER = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
@@ -202,6 +203,7 @@ def _group_version_of(path: str) -> tuple[str, str] | None:
 def _parse_document(doc: dict[str, Any]) -> list[ResourceInfo]:
     out: dict[str, ResourceInfo] = {}
     subs: list[tuple[str, str, GVK, list[str]]] = []
+    sub_verbs: set[str]
     for path, item in doc.get("paths", {}).items():
         gv = _group_version_of(path)
         if gv is None:
@@ -232,16 +234,16 @@ def _parse_document(doc: dict[str, Any]) -> list[ResourceInfo]:
             sub = parts[2]
             if len(parts) > 3:  # proxy/{path}
                 continue
-            verbs = set()
+            sub_verbs = set()
             for method, op in ops.items():
-                action = op["x-kubernetes-action"]
+                action = str(op["x-kubernetes-action"])
                 if action == "connect":
-                    verbs.add({"get": "get", "post": "create", "put": "update", "patch": "patch", "delete": "delete"}.get(method, "get"))
+                    sub_verbs.add(_CONNECT_VERBS.get(method, "get"))
                 else:
-                    verbs.add(_ACTION_VERBS.get(action, action))
+                    sub_verbs.add(_ACTION_VERBS.get(action, action))
             if sub in ("exec", "attach", "portforward"):
-                verbs = {"create", "get"}
-            subs.append((resource, sub, gvk, sorted(verbs, key=_verb_key)))
+                sub_verbs = {"create", "get"}
+            subs.append((resource, sub, gvk, sorted(sub_verbs, key=_verb_key)))
             continue
         if len(parts) > 2:
             continue
@@ -254,13 +256,9 @@ def _parse_document(doc: dict[str, Any]) -> list[ResourceInfo]:
             info.namespaced = True
         verbs_now = set(info.verbs)
         for op in ops.values():
-            action = op["x-kubernetes-action"]
-            if action == "list" and not namespaced and len(parts) == 1:
-                # cluster-wide list of a namespaced resource also appears without {namespace}
-                pass
+            action = str(op["x-kubernetes-action"])
             verbs_now.add(_ACTION_VERBS.get(action, action))
         info.verbs = sorted(verbs_now, key=_verb_key)
-    # Resources that are only listable across namespaces are namespaced (their real paths are nested).
     for resource, sub, gvk, verbs in subs:
         parent = out.get(resource)
         if parent is not None:

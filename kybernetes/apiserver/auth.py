@@ -54,7 +54,7 @@ class Authenticator:
             if len(row) < 3 or row[0].startswith("#"):
                 continue
             groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
-            self.tokens[row[0]] = UserInfo(row[1], row[2], groups + ("system:authenticated",))
+            self.tokens[row[0]] = UserInfo(row[1], row[2], (*groups, "system:authenticated"))
 
     def add_token(self, username: str, groups: list[str], token: str | None = None) -> str:
         tok = token or secrets.token_hex(24)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -319,9 +319,7 @@ class WatchCache:
         """Wait until the cache reflects every write committed before this call."""
         return await self.wait_for(await self.backend.current_revision(), timeout)
 
-    async def storage_events(
-        self, prefix: str, since: int
-    ) -> AsyncIterator[list[CacheEvent]]:
+    async def storage_events(self, prefix: str, since: int) -> AsyncGenerator[list[CacheEvent], None]:
         """Replay events after `since` straight from storage (for resumes older than the ring)."""
         last_by_key: dict[str, CachedObject] = {}
         async for batch in self.backend.watch(prefix, since + 1):

@@ -30,7 +30,7 @@ from kybernetes.apiserver.request import (
 )
 from kybernetes.machinery import errors
 from kybernetes.machinery.errors import StatusError
-from kybernetes.machinery.selectors import parse_field_selector, parse_label_selector
+from kybernetes.machinery.selectors import parse_label_selector
 from kybernetes.storage.interface import CompactedError
 
 if TYPE_CHECKING:
@@ -262,7 +262,7 @@ class ResourceHandler:
         self, resp: web.StreamResponse, info: ResourceInfo, ns: str, watcher: Any, start: int, deadline: float, frame: Any
     ) -> None:
         loop = asyncio.get_running_loop()
-        gen = self.srv.cache.storage_events(info.namespace_prefix(ns), start)
+        gen = self.srv.cache.storage_events(self.srv.storage_info(info).namespace_prefix(ns), start)
         try:
             while True:
                 remaining = deadline - loop.time()

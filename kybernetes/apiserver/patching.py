@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import jsonpatch
 import orjson
 from aiohttp import web
 
@@ -16,33 +15,38 @@ from kybernetes.api.resources import ResourceInfo
 from kybernetes.apiserver.request import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH
 from kybernetes.machinery import errors
 from kybernetes.machinery.errors import StatusError
+from kybernetes.machinery.patch import (
+    ApplyConflict,
+    PatchError,
+    apply_json_patch,
+    apply_merge_patch,
+    apply_strategic_merge_patch,
+    builtin_root,
+)
 
 if TYPE_CHECKING:
     from kybernetes.apiserver.server import APIServer
 
 
+def patch_error(e: PatchError) -> StatusError:
+    """A patch engine failure as the Status upstream answers with."""
+    if isinstance(e, ApplyConflict):
+        return StatusError(409, "Conflict", e.message, {"causes": e.status_causes()})
+    return StatusError(e.status, e.reason, e.message)
+
+
 def merge_patch(original: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(original) if isinstance(original, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            result.pop(k, None)
-        else:
-            result[k] = merge_patch(result.get(k), v)
-    return result
+    try:
+        return apply_merge_patch(original, patch)
+    except PatchError as e:
+        raise patch_error(e) from None
 
 
 def json_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
-    if not isinstance(patch, list):
-        raise errors.bad_request("json patch must be a list of operations")
     try:
-        out = jsonpatch.JsonPatch(patch).apply(original)
-    except jsonpatch.JsonPatchConflict as e:
-        raise StatusError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}") from None
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, ValueError) as e:
-        raise StatusError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}") from None
+        out = apply_json_patch(original, patch)
+    except PatchError as e:
+        raise patch_error(e) from None
     if not isinstance(out, dict):
         raise errors.bad_request("the patched object is not a JSON object")
     return out
@@ -57,18 +61,13 @@ class Patcher:
             raise errors.unsupported_media_type(STRATEGIC_PATCH)
         if not isinstance(patch, dict):
             raise errors.bad_request("strategic merge patch must be a JSON object")
+        node = builtin_root(info.api_version, info.kind)
+        if node is None:
+            raise errors.unsupported_media_type(STRATEGIC_PATCH)
         try:
-            from kybernetes.machinery.patch import strategic
-            from kybernetes.machinery.patch.schema import builtin_node
-        except ImportError:
-            out = merge_patch(original, patch)
-            assert isinstance(out, dict)
-            return out
-        node = builtin_node(info.group, info.version, info.kind)
-        try:
-            return strategic.apply_strategic_merge_patch(original, patch, node)
-        except strategic.StrategicMergePatchError as e:
-            raise StatusError(422, "Invalid", str(e)) from None
+            return apply_strategic_merge_patch(original, patch, node)
+        except PatchError as e:
+            raise patch_error(e) from None
 
     async def patch(
         self,

@@ -311,7 +311,7 @@ class APIServer:
                 raise StatusError(404, "NotFound", "the server could not find the requested resource")
             return self._etag_response(request, *rl)
         if path == "/openapi/v2" or path == "/swagger-2.0.0.pb-v1":
-            if accept and any(t in accept for t in V2_PROTO_TYPES) or path.endswith("pb-v1"):
+            if (accept and any(t in accept for t in V2_PROTO_TYPES)) or path.endswith("pb-v1"):
                 pb = self.openapi.v2_protobuf()
                 if pb is None:
                     raise StatusError(406, "NotAcceptable", "protobuf OpenAPI v2 is not available")

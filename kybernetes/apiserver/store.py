@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -155,7 +156,7 @@ class GenericStore:
                 raise errors.timeout(f"Too large resource version: {target}, current: {self.cache.revision}")
         elif rv is None or rv == "":
             await self.cache.wait_fresh()
-        o = self.cache.cache(info.key_prefix).objects.get(key)
+        o: CachedObject | None = self.cache.cache(info.key_prefix).objects.get(key)
         if o is None:
             raise errors.not_found(info.resource, info.group, name)
         return o
@@ -560,7 +561,7 @@ class GenericStore:
         labels: LabelSelector,
         fields: FieldSelector,
         rv: str | None,
-    ) -> tuple[Watcher, list[tuple[str, CachedObject]] | None, int]:
+    ) -> tuple[Watcher, builtins.list[tuple[str, CachedObject]] | None, int]:
         """Register a watcher. Returns (watcher, initial events or None if the cache can't replay, start rv).
 
         With initial events None the caller must replay from storage (`storage_replay`) from start rv.

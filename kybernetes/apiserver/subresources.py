@@ -35,7 +35,7 @@ class Subresources:
 
     async def handle(self, request: web.Request, ri: RequestInfo, info: ResourceInfo, ns: str) -> web.StreamResponse:
         sub = ri.subresource
-        if sub not in info.subresources or len(ri.parts) > 3 and sub != "proxy":
+        if sub not in info.subresources or (len(ri.parts) > 3 and sub != "proxy"):
             raise StatusError(404, "NotFound", "the server could not find the requested resource")
         verb = ri.verb
         if sub in self.streaming:
@@ -92,7 +92,7 @@ class Subresources:
                 if sel:
                     st["selector"] = sel
         else:
-            replicas = spec.get("replicas", 1 if info.resource != "replicationcontrollers" else 1)
+            replicas = spec.get("replicas", 1)
             st = {"replicas": status.get("replicas", 0)}
             sel = spec.get("selector")
             if isinstance(sel, dict) and info.resource == "replicationcontrollers":

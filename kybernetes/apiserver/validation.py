@@ -85,7 +85,7 @@ def validate_object_meta(
                 for msg in _qualified_name_errors(k):
                     errs.append(FieldError("invalid", "metadata.labels", k, msg))
                 if not isinstance(v, str):
-                    errs.append(FieldError("invalid", f"metadata.labels", v, "must be a string"))
+                    errs.append(FieldError("invalid", "metadata.labels", v, "must be a string"))
                 elif len(v) > 63 or not _LABEL_VALUE.match(v):
                     errs.append(
                         FieldError(

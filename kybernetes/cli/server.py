@@ -57,7 +57,9 @@ def default_data_dir() -> Path:
 def kubeconfig_yaml(server_url: str, ca_pem: bytes, cert_pem: bytes | None, key_pem: bytes | None, token: str | None = None, user: str = "admin") -> str:
     import base64
 
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    def b64(b: bytes) -> str:
+        return base64.b64encode(b).decode()
+
     u: dict[str, Any] = {}
     if cert_pem and key_pem:
         u = {"client-certificate-data": b64(cert_pem), "client-key-data": b64(key_pem)}

@@ -53,7 +53,7 @@ class NamespaceController:
                         self._consider(obj)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001 - keep the loop alive, relist
+            except Exception as e:
                 log.warning("namespace watch failed: %s", e)
                 rv = ""
                 await asyncio.sleep(1)
@@ -123,7 +123,7 @@ class NamespaceController:
             await self.client.update(resource_path("", "v1", "namespaces", name=name, subresource="finalize"), ns)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.warning("finalizing namespace %s failed: %s", name, e)
         finally:
             self._working.discard(name)

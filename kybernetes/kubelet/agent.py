@@ -127,7 +127,7 @@ class NodeAgent:
                 await self.renew_lease()
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 log.warning("lease renewal failed: %s", e)
             await asyncio.sleep(RENEW_INTERVAL)
 
@@ -144,5 +144,5 @@ class NodeAgent:
                         await self.register()
                 else:
                     log.warning("node status update failed: %s", e)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 log.warning("node status update failed: %s", e)
