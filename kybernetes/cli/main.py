@@ -31,6 +31,7 @@ def main(verbose: int) -> None:
 @click.option("--node-name", default="", help="Name of this server's node (default: hostname).")
 @click.option("--disable-agent", is_flag=True, help="Run no node agent in this process.")
 @click.option("--disable-controllers", is_flag=True, help="Run no controller manager in this process.")
+@click.option("--disable-scheduler", is_flag=True, help="Run no scheduler in this process.")
 @click.option("--hollow-nodes", type=int, default=0, help="Also register N simulated nodes.")
 @click.option("--compaction-interval", type=float, default=300.0, show_default=True,
               help="Seconds between storage compactions (each compacts to the revision seen at the last one).")
@@ -47,6 +48,7 @@ def server(
     node_name: str,
     disable_agent: bool,
     disable_controllers: bool,
+    disable_scheduler: bool,
     hollow_nodes: int,
     compaction_interval: float,
     tls_san: tuple[str, ...],
@@ -68,6 +70,7 @@ def server(
         node_name=node_name,
         disable_agent=disable_agent,
         disable_controllers=disable_controllers,
+        disable_scheduler=disable_scheduler,
         hollow_nodes=hollow_nodes,
         tls_san=list(tls_san),
         compaction_interval=compaction_interval,

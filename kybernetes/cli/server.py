@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -42,6 +43,7 @@ class ServerOptions:
     node_name: str = ""
     disable_agent: bool = False
     disable_controllers: bool = False
+    disable_scheduler: bool = False
     hollow_nodes: int = 0
     tls_san: list[str] = field(default_factory=list)
     compaction_interval: float = 300.0
@@ -153,6 +155,18 @@ class ControlPlane:
             cm = ControllerManager(client_for("system:kube-controller-manager", ["system:masters"]))
             self.components.append(cm)
             await cm.start()
+        if not o.disable_scheduler and importlib.util.find_spec("kybernetes.scheduler.scheduler") is not None:
+            from kybernetes.scheduler.scheduler import Scheduler
+
+            sched = Scheduler(client_for("system:kube-scheduler", ["system:masters"]))
+            self.components.append(sched)
+            await sched.start()
+        if o.hollow_nodes > 0:
+            from kybernetes.hollow import HollowNodePool
+
+            pool = HollowNodePool(client_for("system:hollow-nodes", ["system:nodes", "system:masters"]), o.hollow_nodes)
+            self.components.append(pool)
+            await pool.start()
         if not o.disable_agent:
             from kybernetes.kubelet.agent import NodeAgent
 
