@@ -348,7 +348,7 @@ def apply(
     try:
         validate(applied, node)
     except TypedError as exc:
-        raise ApplyError(f"failed to create typed patch object ({_gvk(api_version, kind)}): {exc}") from None
+        raise ApplyError(f"failed to create typed patch object ({_gvknn(applied)}): {exc}") from None
     when = now_string(now)
     base = live if live is not None else empty_object(node, api_version, kind)
     try:
@@ -387,7 +387,7 @@ def apply(
                 raise _conflict_error(remaining) from None
             result, state = attempt(True)
     except TypedError as exc:
-        raise ApplyError(f"failed to apply ({_gvk(api_version, kind)}): {exc}") from None
+        raise ApplyError(f"failed to create typed live object ({_gvknn(live_obj)}): {exc}") from None
     if manager == "kubectl":
         result = _sync_last_applied(result, applied)
     return _with_managed_fields(deep_copy(result), state)
@@ -396,6 +396,14 @@ def apply(
 def _annotated_managed(obj: Mapping[str, Any]) -> Any:
     meta = obj.get("metadata")
     return meta.get("managedFields") if isinstance(meta, dict) else None
+
+
+def _gvknn(obj: Mapping[str, Any]) -> str:
+    """Upstream's ``objectGVKNN``: ``namespace/name; group/version, Kind=kind``."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    where = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+    return f"{where}; {_gvk(str(obj.get('apiVersion') or ''), str(obj.get('kind') or ''))}"
 
 
 def _gvk(api_version: str, kind: str) -> str:

@@ -41,7 +41,7 @@ class Managed:
 
     fields: dict[str, VersionedSet] = field(default_factory=dict)
     times: dict[str, str | None] = field(default_factory=dict)
-    originals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    originals: dict[str, tuple[dict[str, Any], FieldSet]] = field(default_factory=dict)
 
     def copy(self) -> Managed:
         return Managed(dict(self.fields), dict(self.times), dict(self.originals))
@@ -129,7 +129,7 @@ def decode(entries: Any) -> Managed:
         fields = FieldSet.from_fields_v1(raw)
         managed.fields[identifier] = VersionedSet(fields, api_version, operation == APPLY)
         managed.times[identifier] = _normalize_time(entry.get("time"))
-        managed.originals[identifier] = entry
+        managed.originals[identifier] = (entry, fields)
     return managed
 
 
@@ -155,14 +155,13 @@ def encode(managed: Managed) -> list[dict[str, Any]] | None:
         if when:
             entry["time"] = when
         entry["fieldsType"] = FIELDS_V1
-        original = managed.originals.get(identifier)
+        original, original_set = managed.originals.get(identifier, ({}, None))
         fields_v1 = None
         if (
-            original is not None
-            and isinstance(original.get("fieldsV1"), dict)
+            isinstance(original.get("fieldsV1"), dict)
             and original.get("apiVersion") == versioned.api_version
             and (original.get("operation") == APPLY) == versioned.applied
-            and FieldSet.from_fields_v1(original["fieldsV1"]) == versioned.fields
+            and (original_set is versioned.fields or original_set == versioned.fields)
         ):
             fields_v1 = original["fieldsV1"]
         entry["fieldsV1"] = fields_v1 if fields_v1 is not None else versioned.fields.to_fields_v1()
