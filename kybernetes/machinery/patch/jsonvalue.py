@@ -54,9 +54,22 @@ def is_scalar(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
+def _go_numbers(value: Any) -> Any:
+    """Integral floats as Go prints float64 (``2.0`` -> ``2``) below its exponent threshold."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _go_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_go_numbers(v) for v in value]
+    return value
+
+
 def go_json(value: Any, *, sort_keys: bool = False) -> str:
     """Compact JSON as Go's ``encoding/json`` writes it (HTML-safe escapes, U+2028/9 escaped)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys, allow_nan=False)
+    text = json.dumps(
+        _go_numbers(value), separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys, allow_nan=False
+    )
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
