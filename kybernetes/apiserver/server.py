@@ -68,7 +68,8 @@ class APIServer:
         self.patcher = Patcher(self)
         self.extra_subresources: dict[tuple[str, str, str], Any] = {}
         self.extra_routes: dict[str, Handler] = {}
-        self.resources.listeners.append(lambda: self.discovery.update(self.resources.all()))
+        self._storage_info: dict[tuple[str, str, str], ResourceInfo] = {}
+        self.resources.listeners.append(self._resources_changed)
         self.discovery.update(self.resources.all())
         self.started = asyncio.Event()
         self.store.admission.append(self._namespace_lifecycle)
@@ -82,6 +83,10 @@ class APIServer:
         self.printer_columns_impl: Any = None
         self.scale_paths_impl: Any = None
 
+    def _resources_changed(self) -> None:
+        self._storage_info.clear()
+        self.discovery.update(self.resources.all())
+
     async def start(self) -> None:
         await self.cache.start()
         self.started.set()
@@ -93,6 +98,15 @@ class APIServer:
 
     # ------------------------------------------------------- cross-cutting
     def storage_info(self, info: ResourceInfo) -> ResourceInfo:
+        """The ResourceInfo whose version is stored for `info` (itself unless versions share storage)."""
+        key = (info.group, info.version, info.resource)
+        hit = self._storage_info.get(key)
+        if hit is None:
+            hit = self._find_storage_info(info)
+            self._storage_info[key] = hit
+        return hit
+
+    def _find_storage_info(self, info: ResourceInfo) -> ResourceInfo:
         if info.storage_group == info.group and info.storage_resource == info.resource:
             # Same storage; the version stored is the preferred one of the group.
             for r in self.resources.all():

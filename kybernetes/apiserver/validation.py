@@ -143,7 +143,18 @@ def validate_schema_required(info: ResourceInfo, obj: dict[str, Any]) -> list[Fi
     if name is None:
         return []
     errs: list[FieldError] = []
-    _walk(_definitions()[name], obj, "", errs, 0)
+    root = _definitions()[name]
+    for k, sub in (root.get("properties") or {}).items():
+        # Shallow shape check of every top-level field; deeper ones are walked only where something is required.
+        v = obj.get(k)
+        if v is None:
+            continue
+        t = _resolve(sub).get("type") or ("object" if _resolve(sub).get("properties") else None)
+        if (t == "object" and not isinstance(v, dict)) or (t == "array" and not isinstance(v, list)):
+            errs.append(FieldError("typeinvalid", k, _short(v), f"must be of type {t}"))
+    if errs:
+        return errs
+    _walk(root, obj, "", errs, 0)
     return errs
 
 
@@ -154,10 +165,37 @@ def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+_MATTERS: dict[int, bool] = {}
+
+
+def _matters(schema: dict[str, Any], depth: int = 0) -> bool:
+    """Whether a schema (or anything below it) has required fields: only those subtrees are walked."""
+    schema = _resolve(schema)
+    key = id(schema)
+    hit = _MATTERS.get(key)
+    if hit is not None:
+        return hit
+    if depth > 40:
+        return False
+    _MATTERS[key] = False  # cycles (e.g. JSONSchemaProps) count as not mattering while being computed
+    result = bool(schema.get("required"))
+    subs: list[dict[str, Any]] = list((schema.get("properties") or {}).values())
+    subs += [x for x in (schema.get("items"), schema.get("additionalProperties")) if isinstance(x, dict)]
+    subs += list(schema.get("allOf") or [])
+    for sub in subs:
+        if result:
+            break
+        result = _matters(sub, depth + 1)
+    _MATTERS[key] = result
+    return result
+
+
 def _walk(schema: dict[str, Any], value: Any, path: str, errs: list[FieldError], depth: int) -> None:
     if depth > 40 or value is None:
         return
     schema = _resolve(schema)
+    if not _matters(schema):
+        return
     if "allOf" in schema and not schema.get("properties"):
         for s in schema["allOf"]:
             _walk(s, value, path, errs, depth + 1)
