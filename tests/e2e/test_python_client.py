@@ -118,3 +118,51 @@ def test_deployments_and_namespaces(api: client.ApiClient) -> None:
     apps.patch_namespaced_deployment_scale("web", ns, {"spec": {"replicas": 4}})
     assert apps.read_namespaced_deployment("web", ns).spec.replicas == 4
     core.delete_namespace(ns)
+
+
+def test_selector_watch_sees_objects_leave_and_enter(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    rv = core.list_namespaced_config_map(namespace).metadata.resource_version
+    core.create_namespaced_config_map(namespace, _cm("mover", {"tier": "a"}))
+    core.patch_namespaced_config_map("mover", namespace, {"metadata": {"labels": {"tier": "b"}}})
+    core.patch_namespaced_config_map("mover", namespace, {"metadata": {"labels": {"tier": "a"}}})
+    w = watch.Watch()
+    seen: list[str] = []
+    for ev in w.stream(core.list_namespaced_config_map, namespace, label_selector="tier=a", resource_version=rv,
+                       timeout_seconds=10):
+        seen.append(ev["type"])
+        if len(seen) == 3:
+            w.stop()
+    assert seen == ["ADDED", "DELETED", "ADDED"]
+
+
+def test_bad_input_is_a_status_not_a_500(api: client.ApiClient, cluster: Server, namespace: str) -> None:
+    import json
+
+    core = client.CoreV1Api(api)
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    for body, ctype, code in (
+        (b"{not json", "application/json", 400),
+        (b"[1,2]", "application/json", 400),
+        (b"\x00\x01", "application/vnd.kubernetes.protobuf", 400),
+        (b"{}", "text/csv", 415),
+        (b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"},"data":[1]}', "application/json", 422),
+    ):
+        status, raw = cluster.raw("POST", path, body, {"Content-Type": ctype})
+        assert status == code, (body, raw)
+        st = json.loads(raw)
+        assert st["kind"] == "Status" and st["code"] == code
+    with pytest.raises(ApiException) as e:
+        core.patch_namespaced_config_map("missing", namespace, [{"op": "add", "path": "/x", "value": 1}])
+    assert e.value.status == 404
+    core.create_namespaced_config_map(namespace, _cm("target"))
+    status, raw = cluster.raw(
+        "PATCH", f"{path}/target", b'[{"op":"replace","path":"/nope/deeper","value":1}]',
+        {"Content-Type": "application/json-patch+json"},
+    )
+    assert status == 422, raw
+    status, raw = cluster.raw("PATCH", f"{path}/target", b"{}", {"Content-Type": "application/unknown"})
+    assert status == 415, raw
+    status, raw = cluster.raw("GET", "/apis/nope.example.com/v1/widgets")
+    assert status == 404 and json.loads(raw)["kind"] == "Status"
+    assert core.read_namespaced_config_map("target", namespace).metadata.name == "target"

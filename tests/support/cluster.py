@@ -173,6 +173,22 @@ class Server:
             )
         return res
 
+    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """One HTTPS request as the admin (client certificate), for checks the client libraries can't make."""
+        import http.client
+        import ssl
+
+        pki = self.data_dir / "pki"
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
     def cleanup(self) -> None:
         self.stop()
         if self.cache_dir is not None:
