@@ -9,6 +9,7 @@ per resource through `InformerFactory`.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import random
@@ -74,6 +75,7 @@ class Informer:
         self.resource_version = ""
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._resync_task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- setup
     def add_handlers(self, handlers: Handlers) -> None:
@@ -91,15 +93,36 @@ class Informer:
         self._indices[name] = idx
 
     async def start(self) -> None:
+        self.start_soon()
+
+    def start_soon(self) -> None:
+        """Start listing and watching in the background (needs a running loop)."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"informer {self.path}")
+        if self.resync_seconds > 0 and self._resync_task is None:
+            self._resync_task = asyncio.create_task(self._resync_loop(), name=f"informer resync {self.path}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        for t in (self._task, self._resync_task):
+            if t is not None:
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+        self._task = None
+        self._resync_task = None
+
+    @property
+    def has_synced(self) -> bool:
+        return self.synced.is_set()
+
+    async def _resync_loop(self) -> None:
+        """Every resync period, replay every cached object as an update (client-go's resync)."""
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for obj in list(self.store.values()):
+                for h in self.handlers:
+                    if h.on_update:
+                        h.on_update(obj, obj)
 
     async def wait_synced(self, timeout: float = 30.0) -> None:
         await asyncio.wait_for(self.synced.wait(), timeout)
@@ -116,7 +139,7 @@ class Informer:
             return list(self.store.values())
         return self.by_index("namespace", namespace)
 
-    def by_index(self, index: str, value: str) -> list[Obj]:
+    def by_index(self, index: str, value: str) -> builtins.list[Obj]:
         keys = self._indices.get(index, {}).get(value, set())
         return [self.store[k] for k in keys if k in self.store]
 
@@ -144,11 +167,14 @@ class Informer:
         self.store[key] = obj
         self._index_add(key, obj)
         for h in self.handlers:
-            if old is None:
-                if h.on_add:
-                    h.on_add(obj)
-            elif h.on_update:
-                h.on_update(old, obj)
+            try:
+                if old is None:
+                    if h.on_add:
+                        h.on_add(obj)
+                elif h.on_update:
+                    h.on_update(old, obj)
+            except Exception:
+                log.exception("informer %s: handler failed", self.path)
 
     def _remove(self, obj: Obj) -> None:
         key = meta_key(obj)
@@ -157,8 +183,11 @@ class Informer:
             self._index_remove(key, old)
         last = old or obj
         for h in self.handlers:
-            if h.on_delete:
-                h.on_delete(last)
+            try:
+                if h.on_delete:
+                    h.on_delete(last)
+            except Exception:
+                log.exception("informer %s: handler failed", self.path)
 
     def _params(self) -> dict[str, Any]:
         p: dict[str, Any] = {}
@@ -212,6 +241,10 @@ class Informer:
                     if typ == "ERROR":
                         if obj.get("code") == 410:
                             self.resource_version = ""
+                        else:
+                            log.warning("informer %s: watch error %s", self.path, obj.get("message"))
+                            await asyncio.sleep(backoff)
+                            backoff = min(backoff * 2, 5.0)
                         break
                     rv = (obj.get("metadata") or {}).get("resourceVersion")
                     if rv:
@@ -222,7 +255,7 @@ class Informer:
                         self._remove(obj)
                     else:
                         self._upsert(obj)
-                backoff = 0.2
+                    backoff = 0.2
             except asyncio.CancelledError:
                 raise
             except ApiError as e:
@@ -240,27 +273,58 @@ class Informer:
 
 
 class InformerFactory:
-    """Shares one informer per (group, version, resource, namespace) among controllers."""
+    """Shares one informer per (group, version, resource, namespace, selectors) among controllers.
 
-    def __init__(self, client: Client) -> None:
+    Informers asked for after `start` are started at once, so controllers may join late (the garbage collector
+    adds informers as discovery finds new resources).
+    """
+
+    def __init__(self, client: Client, resync_seconds: float = 0.0) -> None:
         self.client = client
-        self._informers: dict[tuple[str, str, str, str], Informer] = {}
+        self.resync_seconds = resync_seconds
+        self._informers: dict[tuple[str, str, str, str, str, str], Informer] = {}
+        self._started = False
 
-    def informer(self, group: str, version: str, resource: str, namespace: str = "") -> Informer:
-        key = (group, version, resource, namespace)
+    def informer(
+        self,
+        group: str,
+        version: str,
+        resource: str,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> Informer:
+        key = (group, version, resource, namespace, label_selector, field_selector)
         inf = self._informers.get(key)
         if inf is None:
-            inf = Informer(self.client, group, version, resource, namespace=namespace)
+            inf = Informer(
+                self.client,
+                group,
+                version,
+                resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                resync_seconds=self.resync_seconds,
+            )
             self._informers[key] = inf
+            if self._started:
+                inf.start_soon()
         return inf
 
+    def informers(self) -> list[Informer]:
+        return list(self._informers.values())
+
     async def start(self) -> None:
-        for inf in self._informers.values():
+        self._started = True
+        for inf in list(self._informers.values()):
             await inf.start()
 
     async def wait_synced(self, timeout: float = 30.0) -> None:
-        await asyncio.gather(*(inf.wait_synced(timeout) for inf in self._informers.values()))
+        await asyncio.gather(*(inf.wait_synced(timeout) for inf in list(self._informers.values())))
 
     async def stop(self) -> None:
-        for inf in self._informers.values():
+        self._started = False
+        for inf in list(self._informers.values()):
             await inf.stop()
