@@ -105,3 +105,11 @@ def install(api: APIServer) -> None:
 
     api.track_fields_impl = track
     api.apply_impl = server_side_apply
+    _install_streaming(api)
+
+
+def _install_streaming(api: APIServer) -> None:
+    """pods/log, pods/exec, pods/attach and pods/portforward, proxied to the pod's kubelet."""
+    from kybernetes.streaming import proxy
+
+    proxy.install(api)
