@@ -87,3 +87,5 @@ async def bootstrap(srv: APIServer, *, service_cidr: str, advertise_address: str
             ],
         },
     )
+    for hook in srv.post_start_hooks:
+        await hook()

@@ -105,7 +105,15 @@ def install(api: APIServer) -> None:
 
     api.track_fields_impl = track
     api.apply_impl = server_side_apply
+    _install_completeness(api)
     _install_streaming(api)
+
+
+def _install_completeness(api: APIServer) -> None:
+    """Built-in field validation, defaulting and admission, and the self-service review endpoints."""
+    from kybernetes.apiserver import fieldvalidation
+
+    fieldvalidation.install(api)
 
 
 def _install_streaming(api: APIServer) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 RETURN_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces")}
 BOOKMARK_INTERVAL = 30.0
+RAW_BODY_KEY = "kybernetes.raw_body"
 
 
 def _q(request: web.Request, name: str) -> str | None:
@@ -68,6 +69,7 @@ async def read_body(request: web.Request) -> bytes:
     body = await request.read()
     if len(body) > 3 * 1024 * 1024:
         raise StatusError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+    request[RAW_BODY_KEY] = body  # field validation re-reads it for duplicate JSON keys
     return body
 
 
@@ -96,6 +98,9 @@ class ResourceHandler:
         if len(ri.parts) > 2:
             raise StatusError(404, "NotFound", "the server could not find the requested resource")
         verb = ri.verb
+        virtual = self.srv.virtual_resources.get((info.group, info.resource))
+        if virtual is not None and verb == "create" and not ri.name:
+            return await virtual(request)
         if verb not in info.verbs:
             raise errors.method_not_supported(info.resource, info.group, verb)
         if verb == "get":

@@ -32,6 +32,42 @@ def status_response(err: StatusError) -> web.Response:
     return json_response(orjson.dumps(err.status()), err.code, err.headers or None)
 
 
+WARNINGS_KEY = "kybernetes.warnings"
+
+
+def add_warning(request: web.Request, text: str) -> None:
+    """Queue a warning for the response to `request`; kubectl prints it as `Warning: <text>` on stderr.
+
+    Any layer that has the request can warn (field validation, deprecations, admission); the dispatcher adds the
+    queued texts as `Warning: 299 - "<text>"` headers, deduplicated, when it sends the response.
+    """
+    queued: list[str] | None = request.get(WARNINGS_KEY)
+    if queued is None:
+        queued = []
+        request[WARNINGS_KEY] = queued
+    if text and text not in queued:
+        queued.append(text)
+
+
+def warning_header(text: str) -> str:
+    """RFC 7234 warning value with upstream's quoting: only `"` and `\\` are escaped.
+
+    Line breaks cannot travel in a header; Go's HTTP server turns them into spaces, and so does this.
+    """
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
+
+
+def attach_warnings(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
+    """Add the warnings queued for `request` to `resp` (streams already started keep their headers)."""
+    queued: list[str] | None = request.get(WARNINGS_KEY)
+    if queued and not resp.prepared:
+        for text in queued:
+            resp.headers.add("Warning", warning_header(text))
+    return resp
+
+
 def success_status(resource: str, group: str, name: str, uid: str) -> dict[str, Any]:
     details: dict[str, Any] = {"name": name}
     if group:

@@ -13,6 +13,8 @@ import logging
 import re
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -82,6 +84,14 @@ class APIServer:
         self.field_validation_impl: Any = None
         self.printer_columns_impl: Any = None
         self.scale_paths_impl: Any = None
+        # Where `kyb server` keeps its state (PKI, keys); None for servers without a data dir (some tests).
+        self.data_dir: Path | None = None
+        # Create-only resources answered without storage (reviews, TokenReview): (group, resource) -> handler.
+        self.virtual_resources: dict[tuple[str, str], Handler] = {}
+        # Selector field names a version spells differently from its storage version: (group, resource) -> map.
+        self.field_label_conversions: dict[tuple[str, str], dict[str, str]] = {}
+        # Run once at the end of bootstrap, in order (objects the server keeps in place, like system classes).
+        self.post_start_hooks: list[Callable[[], Awaitable[None]]] = []
 
     def _resources_changed(self) -> None:
         self._storage_info.clear()
@@ -145,6 +155,9 @@ class APIServer:
 
     def parse_fields(self, info: ResourceInfo, s: str | None) -> FieldSelector:
         sel = parse_field_selector(s)
+        labels = self.field_label_conversions.get((info.group, info.resource))
+        if labels:
+            sel = FieldSelector(tuple(replace(r, field=labels.get(r.field, r.field)) for r in sel.requirements))
         sinfo = self.storage_info(info)
         allowed = {"metadata.name", "metadata.namespace"} | set(
             self.store.strategy(sinfo).selectable_fields
@@ -256,6 +269,10 @@ class APIServer:
         return app
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        resp = await self._dispatch(request)
+        return responses.attach_warnings(request, resp)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         try:
             user = self.authn.authenticate(request)
             if user is None:

@@ -36,6 +36,8 @@ from kybernetes.storage.interface import (
 
 Mutator = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
 AdmissionHook = Callable[[str, ResourceInfo, dict[str, Any], dict[str, Any] | None], Awaitable[None]]
+# Fills defaults into an object being written (old is None on create), like upstream's decode-time defaulting.
+Defaulter = Callable[[ResourceInfo, dict[str, Any], dict[str, Any] | None], None]
 
 MAX_CONFLICT_RETRIES = 8
 
@@ -80,6 +82,7 @@ class GenericStore:
         self.backend = backend
         self.cache = cache
         self.admission: list[AdmissionHook] = []
+        self.defaulters: list[Defaulter] = []
         self.finalize_hooks: list[Callable[[ResourceInfo, dict[str, Any]], Awaitable[None]]] = []
 
     # ---------------------------------------------------------------- helpers
@@ -140,6 +143,10 @@ class GenericStore:
         if errs:
             name = (obj.get("metadata") or {}).get("name", "")
             raise errors.invalid(info.kind, info.group, name, errs)
+
+    def _default(self, info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        for defaulter in self.defaulters:
+            defaulter(info, obj, old)
 
     async def _admit(
         self, operation: str, info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None
@@ -302,6 +309,7 @@ class GenericStore:
             meta.pop(f, None)
         strat = self.strategy(info)
         strat.prepare_for_create(obj, info.has_status)
+        self._default(info, obj, None)
         if prepare is not None:
             prepare(obj)
         await self._admit("CREATE", info, obj, None)
@@ -383,6 +391,7 @@ class GenericStore:
         meta.pop("generation", None)
         if "generation" in old_meta:
             meta["generation"] = old_meta["generation"]
+        self._default(info, obj, old)
         if subresource == "status":
             strat.prepare_for_status_update(obj, old)
             meta = meta_of(obj)
