@@ -36,6 +36,12 @@ def main(verbose: int) -> None:
 @click.option("--compaction-interval", type=float, default=300.0, show_default=True,
               help="Seconds between storage compactions (each compacts to the revision seen at the last one).")
 @click.option("--tls-san", multiple=True, help="Extra name or IP for the serving certificate.")
+@click.option("--disable-proxy", is_flag=True, help="Run no service proxy / service load balancer in this process.")
+@click.option("--disable-dns", is_flag=True, help="Run no cluster DNS in this process.")
+@click.option("--disable-ingress", is_flag=True, help="Run no ingress controller in this process.")
+@click.option("--dns-port", type=int, default=-1, help="Cluster DNS port on the node address (default: any free one as root, else 10053).")
+@click.option("--ingress-http-port", type=int, default=-1, help="Ingress HTTP port (default: 80 as root, else 8080).")
+@click.option("--ingress-https-port", type=int, default=-1, help="Ingress HTTPS port (default: 443 as root, else 8443).")
 def server(
     data_dir: Path | None,
     port: int,
@@ -52,6 +58,12 @@ def server(
     hollow_nodes: int,
     compaction_interval: float,
     tls_san: tuple[str, ...],
+    disable_proxy: bool,
+    disable_dns: bool,
+    disable_ingress: bool,
+    dns_port: int,
+    ingress_http_port: int,
+    ingress_https_port: int,
 ) -> None:
     """Start the control plane (and a node agent) and write a kubeconfig."""
     from kybernetes.cli.server import ServerOptions, default_data_dir, run
@@ -74,6 +86,12 @@ def server(
         hollow_nodes=hollow_nodes,
         tls_san=list(tls_san),
         compaction_interval=compaction_interval,
+        disable_proxy=disable_proxy,
+        disable_dns=disable_dns,
+        disable_ingress=disable_ingress,
+        dns_port=dns_port,
+        ingress_http_port=ingress_http_port,
+        ingress_https_port=ingress_https_port,
     )
     _run(run(opts))
 

@@ -47,6 +47,12 @@ class ServerOptions:
     hollow_nodes: int = 0
     tls_san: list[str] = field(default_factory=list)
     compaction_interval: float = 300.0
+    disable_proxy: bool = False
+    disable_dns: bool = False
+    disable_ingress: bool = False
+    dns_port: int = -1  # -1: ephemeral as root (reached through the Service IP), 10053 otherwise
+    ingress_http_port: int = -1  # -1: 80 as root, 8080 otherwise
+    ingress_https_port: int = -1  # -1: 443 as root, 8443 otherwise
 
 
 def default_data_dir() -> Path:
@@ -177,6 +183,34 @@ class ControlPlane:
             )
             self.components.append(agent)
             await agent.start()
+        node = o.node_name or socket.gethostname()
+        if not o.disable_proxy:
+            from kybernetes.proxy.component import make_proxy
+            from kybernetes.proxy.servicelb import ServiceLB
+
+            proxy = await make_proxy(client_for("system:kube-proxy", ["system:masters"]), node_name=node, cluster_cidr=o.cluster_cidr)
+            self.components.append(proxy)
+            await proxy.start()
+            lb = ServiceLB(client_for("system:servicelb", ["system:masters"]))
+            self.components.append(lb)
+            await lb.start()
+        if not o.disable_dns:
+            from kybernetes.dns.component import ClusterDNS
+
+            root = os.geteuid() == 0
+            dns = ClusterDNS(client_for("system:kube-dns", ["system:masters"]), node_name=node, service_cidr=o.service_cidr,
+                             port=o.dns_port if o.dns_port >= 0 else (0 if root else 10053))
+            self.components.append(dns)
+            await dns.start()
+        if not o.disable_ingress:
+            from kybernetes.ingress.controller import IngressController
+
+            root = os.geteuid() == 0
+            ing = IngressController(client_for("system:ingress-controller", ["system:masters"]), node_name=node,
+                                    http_port=o.ingress_http_port if o.ingress_http_port >= 0 else (80 if root else 8080),
+                                    https_port=o.ingress_https_port if o.ingress_https_port >= 0 else (443 if root else 8443))
+            self.components.append(ing)
+            await ing.start()
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -1,0 +1,1 @@
+"""The ingress controller: HTTP/HTTPS reverse proxy for Ingresses of class `kybernetes`."""
