@@ -105,8 +105,17 @@ def install(api: APIServer) -> None:
 
     api.track_fields_impl = track
     api.apply_impl = server_side_apply
+    _install_crds(api)
     _install_completeness(api)
     _install_streaming(api)
+
+
+def _install_crds(api: APIServer) -> None:
+    """CustomResourceDefinitions: serve, validate and clean up custom resources (before field validation, which
+    hands custom resources to the hook installed before it)."""
+    from kybernetes.apiserver.crd import install
+
+    install(api)
 
 
 def _install_completeness(api: APIServer) -> None:

@@ -84,6 +84,7 @@ class APIServer:
         self.field_validation_impl: Any = None
         self.printer_columns_impl: Any = None
         self.scale_paths_impl: Any = None
+        self.custom_storage_impl: Any = None
         # Where `kyb server` keeps its state (PKI, keys); None for servers without a data dir (some tests).
         self.data_dir: Path | None = None
         # Create-only resources answered without storage (reviews, TokenReview): (group, resource) -> handler.
@@ -117,6 +118,9 @@ class APIServer:
         return hit
 
     def _find_storage_info(self, info: ResourceInfo) -> ResourceInfo:
+        if info.custom and self.custom_storage_impl is not None:
+            custom: ResourceInfo = self.custom_storage_impl(info)  # the CRD's storage version
+            return custom
         if info.storage_group == info.group and info.storage_resource == info.resource:
             # Same storage; the version stored is the preferred one of the group.
             for r in self.resources.all():
