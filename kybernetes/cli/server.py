@@ -125,6 +125,7 @@ class ControlPlane:
         authn = Authenticator(o.data_dir / "tokens.csv")
         api = APIServer(backend, authenticator=authn, server_address=f"{_advertise_address()}:{o.port}", service_cidr=o.service_cidr)
         self.api = api
+        api.store.gc_enabled = True
         _install_optional_features(api)
         await api.start()
         if o.compaction_interval > 0:
@@ -158,7 +159,7 @@ class ControlPlane:
         if not o.disable_controllers:
             from kybernetes.controllers.manager import ControllerManager
 
-            cm = ControllerManager(client_for("system:kube-controller-manager", ["system:masters"]))
+            cm = ControllerManager(client_for("system:kube-controller-manager", ["system:masters"]), ca_pem)
             self.components.append(cm)
             await cm.start()
         if not o.disable_scheduler and importlib.util.find_spec("kybernetes.scheduler.scheduler") is not None:

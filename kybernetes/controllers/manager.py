@@ -63,9 +63,11 @@ class ControllerConfig:
 def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Client, InformerFactory], Any]]:
     """Constructors of every controller, in start order (each takes the client and the shared factory)."""
     from kybernetes.controllers.deployment import DeploymentController
+    from kybernetes.controllers.garbagecollector import GarbageCollector
     from kybernetes.controllers.replicaset import REPLICATION_CONTROLLER, ReplicaSetController
 
     return [
+        lambda c, f: GarbageCollector(c, f, cfg.gc_rediscovery_period),
         lambda c, f: DeploymentController(c, f),
         lambda c, f: ReplicaSetController(c, f),
         lambda c, f: ReplicaSetController(c, f, REPLICATION_CONTROLLER),
