@@ -135,8 +135,25 @@ def _validate_columns(cols: list[Any], path: str, errs: list[FieldError]) -> Non
             _simple_json_path(jp, f"{p}.JSONPath", errs)
 
 
+class GoValueError(FieldError):
+    """An Invalid error whose value prints verbatim (Go's %#v of a struct, which JSON cannot mimic)."""
+
+    __slots__ = ()
+
+    def message(self) -> str:
+        return f"Invalid value: {self.value}: {self.detail}"
+
+
 def _versions_value(versions: list[Any]) -> str:
-    return orjson.dumps([v.get("name") if isinstance(v, dict) else v for v in versions]).decode()
+    items = []
+    for v in versions:
+        if isinstance(v, dict):
+            items.append(
+                "apiextensions.CustomResourceDefinitionVersion{"
+                f"Name:{orjson.dumps(str(v.get('name', ''))).decode()}, Served:{str(bool(v.get('served'))).lower()}, "
+                f"Storage:{str(bool(v.get('storage'))).lower()}}}"
+            )
+    return "[]apiextensions.CustomResourceDefinitionVersion{" + ", ".join(items) + "}"
 
 
 def _validate_versions(spec: dict[str, Any], errs: list[FieldError]) -> None:
@@ -176,10 +193,10 @@ def _validate_versions(spec: dict[str, Any], errs: list[FieldError]) -> None:
         if isinstance(cols, list):
             _validate_columns(cols, f"{p}.additionalPrinterColumns", errs)
     if not unique:
-        errs.append(FieldError("invalid", "spec.versions", _versions_value(versions), "must contain unique version names"))
+        errs.append(GoValueError("invalid", "spec.versions", _versions_value(versions), "must contain unique version names"))
     if storage != 1:
         errs.append(
-            FieldError("invalid", "spec.versions", _versions_value(versions), "must have exactly one version marked as storage version")
+            GoValueError("invalid", "spec.versions", _versions_value(versions), "must have exactly one version marked as storage version")
         )
 
 
