@@ -120,9 +120,10 @@ def _install_crds(api: APIServer) -> None:
 
 def _install_completeness(api: APIServer) -> None:
     """Built-in field validation, defaulting and admission, and the self-service review endpoints."""
-    from kybernetes.apiserver import fieldvalidation
+    from kybernetes.apiserver import defaults, fieldvalidation
 
     fieldvalidation.install(api)
+    defaults.install(api)
 
 
 def _install_streaming(api: APIServer) -> None:
