@@ -117,18 +117,19 @@ class PriorityAdmission:
             return
         name = str((pod.get("metadata") or {}).get("name") or "")
         class_name = spec.get("priorityClassName") or ""
+        policy: str | None
         if not class_name:
             pc = await self._global_default()
             if pc is None:
                 priority, policy = 0, "PreemptLowerPriority"
             else:
                 spec["priorityClassName"] = (pc.get("metadata") or {}).get("name", "")
-                priority, policy = int(pc.get("value") or 0), pc.get("preemptionPolicy")
+                priority, policy = int(pc.get("value") or 0), _str_or_none(pc.get("preemptionPolicy"))
         else:
             pc = await self._class(str(class_name))
             if pc is None:
                 raise _forbidden("pods", "", name, f"no PriorityClass with name {class_name} was found")
-            priority, policy = int(pc.get("value") or 0), pc.get("preemptionPolicy")
+            priority, policy = int(pc.get("value") or 0), _str_or_none(pc.get("preemptionPolicy"))
         if spec.get("priority") is not None and spec["priority"] != priority:
             raise _forbidden(
                 "pods", "", name,
@@ -158,6 +159,10 @@ class PriorityAdmission:
                     "priorityclasses", "scheduling.k8s.io", name,
                     f"PriorityClass {current_name} is the default priority class. Only one default can exist",
                 )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _validate_class(pc: dict[str, Any], old: dict[str, Any] | None, name: str) -> None:
