@@ -155,7 +155,9 @@ class GarbageCollector(Controller):
         def change(m: dict[str, Any]) -> dict[str, Any] | None:
             refs = list(m.get("ownerReferences") or [])
             keep = [r for r in refs if r.get("uid") not in uids]
-            return None if len(keep) == len(refs) else {"ownerReferences": keep}
+            if len(keep) == len(refs):
+                return None
+            return {"ownerReferences": keep or None}
 
         await self._patch_live(node, change)
 

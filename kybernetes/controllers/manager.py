@@ -62,16 +62,24 @@ class ControllerConfig:
 
 def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Client, InformerFactory], Any]]:
     """Constructors of every controller, in start order (each takes the client and the shared factory)."""
+    from kybernetes.controllers.daemonset import DaemonSetController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.garbagecollector import GarbageCollector
     from kybernetes.controllers.replicaset import REPLICATION_CONTROLLER, ReplicaSetController
+    from kybernetes.controllers.rootca import RootCAPublisher
+    from kybernetes.controllers.serviceaccount import ServiceAccountController
 
-    return [
+    out: list[Callable[[Client, InformerFactory], Any]] = [
         lambda c, f: GarbageCollector(c, f, cfg.gc_rediscovery_period),
+        lambda c, f: ServiceAccountController(c, f),
         lambda c, f: DeploymentController(c, f),
+        lambda c, f: DaemonSetController(c, f),
         lambda c, f: ReplicaSetController(c, f),
         lambda c, f: ReplicaSetController(c, f, REPLICATION_CONTROLLER),
     ]
+    if ca_pem:
+        out.append(lambda c, f: RootCAPublisher(c, f, ca_pem))
+    return out
 
 
 class ControllerManager:
