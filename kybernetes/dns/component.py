@@ -23,7 +23,7 @@ from kybernetes.proxy.watch import ServiceWatch
 
 log = logging.getLogger(__name__)
 
-MANAGED_BY = "kybernetes.io/dns"
+MANAGED_BY = "kybernetes-dns"
 
 
 def dns_service(service_cidr: str) -> dict[str, Any]:
@@ -105,6 +105,14 @@ class ClusterDNS:
 
     async def _ensure_service(self) -> None:
         path = resource_path("", "v1", "services", DNS_SERVICE_NAMESPACE)
+        try:
+            cur = await self.client.get(f"{path}/{DNS_SERVICE_NAME}")
+            if cur.get("spec", {}).get("clusterIP") != cluster_dns_ip(self.service_cidr):
+                log.warning("kube-dns Service exists with clusterIP %s, not the reserved one", cur.get("spec", {}).get("clusterIP"))
+            return
+        except ApiError as e:
+            if e.status != 404:
+                raise
         try:
             await self.client.create(path, dns_service(self.service_cidr))
         except ApiError as e:

@@ -13,6 +13,7 @@ import logging
 import struct
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from dnslib import QTYPE, RCODE, DNSRecord
 
@@ -93,8 +94,7 @@ class _UdpServer(asyncio.DatagramProtocol):
         self.pending: set[asyncio.Task[None]] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.t = transport
+        self.t = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         task = asyncio.get_running_loop().create_task(self._reply(data, addr))

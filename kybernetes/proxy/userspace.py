@@ -14,6 +14,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from kybernetes.client.informer import InformerFactory
 from kybernetes.client.rest import Client
@@ -86,8 +87,7 @@ class _UdpRelay(asyncio.DatagramProtocol):
         self.sessions: dict[tuple[str, int], tuple[asyncio.DatagramTransport, float]] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         s = self.sessions.get(addr)
