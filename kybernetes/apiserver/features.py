@@ -120,10 +120,11 @@ def _install_crds(api: APIServer) -> None:
 
 def _install_completeness(api: APIServer) -> None:
     """Built-in field validation, defaulting and admission, and the self-service review endpoints."""
-    from kybernetes.apiserver import defaults, fieldvalidation
+    from kybernetes.apiserver import defaults, fieldvalidation, reviews
 
     fieldvalidation.install(api)
     defaults.install(api)
+    reviews.install(api)
 
 
 def _install_streaming(api: APIServer) -> None:

@@ -100,7 +100,7 @@ class ResourceHandler:
         verb = ri.verb
         virtual = self.srv.virtual_resources.get((info.group, info.resource))
         if virtual is not None and verb == "create" and not ri.name:
-            return await virtual(request)
+            return await virtual(request, info, ns)
         if verb not in info.verbs:
             raise errors.method_not_supported(info.resource, info.group, verb)
         if verb == "get":

@@ -46,6 +46,8 @@ PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/version", "/version/"}
 _UA_RE = re.compile(r"^([^/\s]+)")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# POST on a create-only resource that is answered, not stored: (request, resource, namespace) -> response.
+VirtualHandler = Callable[[web.Request, ResourceInfo, str], Awaitable[web.StreamResponse]]
 
 
 class APIServer:
@@ -84,11 +86,13 @@ class APIServer:
         self.field_validation_impl: Any = None
         self.printer_columns_impl: Any = None
         self.scale_paths_impl: Any = None
+        # Who may do what (reviews.authorizer.Authorizer); the review endpoints ask it, RBAC replaces it.
+        self.authorizer_impl: Any = None
         self.custom_storage_impl: Any = None
         # Where `kyb server` keeps its state (PKI, keys); None for servers without a data dir (some tests).
         self.data_dir: Path | None = None
         # Create-only resources answered without storage (reviews, TokenReview): (group, resource) -> handler.
-        self.virtual_resources: dict[tuple[str, str], Handler] = {}
+        self.virtual_resources: dict[tuple[str, str], VirtualHandler] = {}
         # Selector field names a version spells differently from its storage version: (group, resource) -> map.
         self.field_label_conversions: dict[tuple[str, str], dict[str, str]] = {}
         # Run once at the end of bootstrap, in order (objects the server keeps in place, like system classes).

@@ -42,6 +42,8 @@ def main(verbose: int) -> None:
 @click.option("--dns-port", type=int, default=-1, help="Cluster DNS port on the node address (default: any free one as root, else 10053).")
 @click.option("--ingress-http-port", type=int, default=-1, help="Ingress HTTP port (default: 80 as root, else 8080).")
 @click.option("--ingress-https-port", type=int, default=-1, help="Ingress HTTPS port (default: 443 as root, else 8443).")
+@click.option("--event-ttl", default="1h", show_default=True,
+              help="How long Events are kept, as seconds or a Go duration (90s, 5m, 1h0m0s).")
 def server(
     data_dir: Path | None,
     port: int,
@@ -64,6 +66,7 @@ def server(
     dns_port: int,
     ingress_http_port: int,
     ingress_https_port: int,
+    event_ttl: str,
 ) -> None:
     """Start the control plane (and a node agent) and write a kubeconfig."""
     from kybernetes.cli.server import ServerOptions, default_data_dir, run
@@ -92,8 +95,22 @@ def server(
         dns_port=dns_port,
         ingress_http_port=ingress_http_port,
         ingress_https_port=ingress_https_port,
+        event_ttl=_duration_seconds(event_ttl, "--event-ttl"),
     )
     _run(run(opts))
+
+
+def _duration_seconds(text: str, option: str) -> int:
+    """Whole seconds from `90`, `90s`, `5m` or `1h0m0s` (the Go duration forms upstream flags take)."""
+    import re
+
+    if text.isdigit():
+        return int(text)
+    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or m is None:
+        raise click.BadParameter(f"invalid duration {text!r}", param_hint=option)
+    hours, minutes, seconds = (int(g or 0) for g in m.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _run(coro: object) -> None:

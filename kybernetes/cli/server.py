@@ -25,6 +25,7 @@ from kybernetes.apiserver.auth import Authenticator
 from kybernetes.apiserver.bootstrap import bootstrap, first_service_ip
 from kybernetes.apiserver.server import APIServer
 from kybernetes.pki import ensure_server_pki
+from kybernetes.registry import strategy_for
 from kybernetes.storage import Backend, open_backend
 
 log = logging.getLogger("kyb.server")
@@ -47,6 +48,7 @@ class ServerOptions:
     hollow_nodes: int = 0
     tls_san: list[str] = field(default_factory=list)
     compaction_interval: float = 300.0
+    event_ttl: int = 3600
     disable_proxy: bool = False
     disable_dns: bool = False
     disable_ingress: bool = False
@@ -126,6 +128,8 @@ class ControlPlane:
         api = APIServer(backend, authenticator=authn, server_address=f"{_advertise_address()}:{o.port}", service_cidr=o.service_cidr)
         self.api = api
         api.store.gc_enabled = True
+        api.data_dir = o.data_dir
+        strategy_for("", "events").ttl = o.event_ttl
         _install_optional_features(api)
         await api.start()
         if o.compaction_interval > 0:
