@@ -321,6 +321,28 @@ def websocket_session(ws: wsproto.ChannelWebSocket, opts: Options) -> Session:
 
 
 # ------------------------------------------------------------------ running
+FIRST_RESIZE_WAIT = 1.0
+
+
+async def _await_first_resize(queue: ResizeQueue) -> None:
+    """Give the client's initial terminal size a moment to arrive, so the command starts at the right size.
+
+    kubectl sends it right after the streams open; without the wait a fast command (`stty size`) can run before
+    the pty is resized.
+    """
+    if not queue.empty():
+        return
+    try:
+        first = await asyncio.wait_for(queue.get(), FIRST_RESIZE_WAIT)
+    except TimeoutError:
+        return
+    rest = []
+    while not queue.empty():
+        rest.append(queue.get_nowait())
+    for size in (first, *rest):
+        queue.put_nowait(size)
+
+
 def status_for_error(e: BaseException) -> dict[str, Any]:
     if isinstance(e, (PodNotFound, ContainerNotFound, ContainerNotRunning, StreamingError)):
         return status_internal_error(f"error executing command in container: {e}")
@@ -337,6 +359,8 @@ async def run_session(
     If the client goes away first, the runtime call is cancelled (the runtime kills what it started) and None is
     returned.
     """
+    if session.resize is not None:
+        await _await_first_resize(session.resize)
     task: asyncio.Future[int | None] = asyncio.ensure_future(call(session))
     gone: asyncio.Future[Any] = asyncio.ensure_future(session.client_gone.wait())
     try:
