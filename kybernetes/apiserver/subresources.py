@@ -69,7 +69,8 @@ class Subresources:
                 raise errors.bad_request("the body of the request must be a JSON object")
             manager = self.srv.field_manager(request)
             result, _ = await self.srv.store.update(
-                info, ns, name, obj, subresource="status", dry_run=_dry_run(request),
+                self.srv.storage_info(info), ns, name, self.srv.convert_in(info, obj), subresource="status",
+                dry_run=_dry_run(request),
                 prepare=lambda new, old: self.srv.track_fields(info, old, new, manager, "Update", "status"),
             )
             return h.render_one(request, info, result)
@@ -148,7 +149,9 @@ class Subresources:
             _set_path(cur, spec_path, replicas)
             return cur
 
-        result = await self.srv.store.guaranteed_update(info, ns, name, mutate, subresource="scale", dry_run=_dry_run(request))
+        result = await self.srv.store.guaranteed_update(
+            self.srv.storage_info(info), ns, name, mutate, subresource="scale", dry_run=_dry_run(request)
+        )
         return responses.obj_response(self._scale_of(info, result))
 
     # ---------------------------------------------------------------- binding

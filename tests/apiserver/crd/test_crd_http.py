@@ -250,6 +250,16 @@ async def test_versions_share_storage_with_conversion_none(k: InProcess) -> None
     agg = (await k.call("GET", "/apis", headers={"Accept": AGG_V2})).body
     group = next(g for g in agg["items"] if g["metadata"]["name"] == "example.com")
     assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1"]
+    # subresources through the non-storage version still store the storage version
+    r = await k.call("PATCH", f"{beta}/w/scale", {"spec": {"replicas": 3}}, content_type=MERGE)
+    assert r.status == 200 and r.body["spec"] == {"replicas": 3}
+    current = (await k.call("GET", f"{beta}/w")).body
+    current["status"] = {"replicas": 3}
+    r = await k.call("PUT", f"{beta}/w/status", current)
+    assert r.status == 200 and r.body["apiVersion"] == "example.com/v1beta1" and r.body["status"] == {"replicas": 3}
+    stored = (await k.call("GET", f"{WIDGETS}/w")).body
+    assert stored["apiVersion"] == "example.com/v1"
+    assert stored["spec"]["replicas"] == 3 and stored["status"] == {"replicas": 3}
 
 
 async def test_cluster_scoped_resources(k: InProcess) -> None:
