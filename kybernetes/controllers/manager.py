@@ -65,15 +65,19 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
     from kybernetes.controllers.daemonset import DaemonSetController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.garbagecollector import GarbageCollector
+    from kybernetes.controllers.job import JobController
     from kybernetes.controllers.replicaset import REPLICATION_CONTROLLER, ReplicaSetController
     from kybernetes.controllers.rootca import RootCAPublisher
     from kybernetes.controllers.serviceaccount import ServiceAccountController
+    from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
 
     out: list[Callable[[Client, InformerFactory], Any]] = [
         lambda c, f: GarbageCollector(c, f, cfg.gc_rediscovery_period),
         lambda c, f: ServiceAccountController(c, f),
         lambda c, f: DeploymentController(c, f),
         lambda c, f: DaemonSetController(c, f),
+        lambda c, f: JobController(c, f, cfg.job_backoff_base),
+        lambda c, f: TTLAfterFinishedController(c, f),
         lambda c, f: ReplicaSetController(c, f),
         lambda c, f: ReplicaSetController(c, f, REPLICATION_CONTROLLER),
     ]
