@@ -132,8 +132,13 @@ class ResourceHandler:
                                 extra_columns=self.srv.printer_columns(info))
             return responses.obj_response(t, status)
         if neg.partial_metadata:
+            if neg.partial_list:
+                raise StatusError(
+                    406, "NotAcceptable",
+                    f"you requested PartialObjectMetadataList, but the requested object is not a list (*{info.version}.{info.kind})"
+                )
             obj = o.decode() if isinstance(o, CachedObject) else o
-            return responses.obj_response(responses.partial_metadata(obj), status)
+            return responses.obj_response(responses.partial_metadata(obj, neg.partial_version), status)
         if isinstance(o, CachedObject):
             return responses.json_response(self.srv.convert_raw(info, o.raw), status)
         return responses.obj_response(self.srv.convert_out(info, o), status)
@@ -165,7 +170,14 @@ class ResourceHandler:
             )
             return responses.obj_response(t)
         if neg.partial_metadata:
-            return responses.json_response(responses.partial_list_body(page.items, page.revision, page.continue_token))
+            if not neg.partial_list:
+                raise StatusError(
+                    406, "NotAcceptable",
+                    f"you requested PartialObjectMetadata, but the requested object is a list (*{info.version}.{info.list_kind})"
+                )
+            return responses.json_response(
+                responses.partial_list_body(page.items, page.revision, page.continue_token, neg.partial_version)
+            )
         if self.srv.needs_conversion(info):
             items = [CachedObject(o.key, o.namespace, o.name, o.rv, self.srv.convert_raw(info, o.raw), o.labels, o.fields) for o in page.items]
         else:
@@ -211,7 +223,7 @@ class ResourceHandler:
                 first[0] = False
                 return b'{"type":"' + typ.encode() + b'","object":' + orjson.dumps(t) + b"}\n"
             if neg.partial_metadata:
-                body = orjson.dumps(responses.partial_metadata(o.decode()))
+                body = orjson.dumps(responses.partial_metadata(o.decode(), neg.partial_version))
             else:
                 body = self.srv.convert_raw(info, o.raw)
             return b'{"type":"' + typ.encode() + b'","object":' + body + b"}\n"

@@ -146,7 +146,8 @@ class Negotiated:
     table: bool = False
     table_version: str = "v1"
     partial_metadata: bool = False
-    partial_list: bool = False
+    partial_list: bool = False  # PartialObjectMetadataList rather than PartialObjectMetadata was asked for
+    partial_version: str = "v1"
     yaml: bool = False
 
 
@@ -175,6 +176,8 @@ def negotiate(accept: str | None) -> Negotiated:
                     return n
                 if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList") and params.get("v") in ("v1", "v1beta1"):
                     n.partial_metadata = True
+                    n.partial_list = as_ == "PartialObjectMetadataList"
+                    n.partial_version = params["v"]
                     return n
                 continue
             if mt == PROTOBUF:
