@@ -45,7 +45,15 @@ if TYPE_CHECKING:
 
 # The version a write came in as: admission sees the object already converted to the storage version, but
 # upstream prunes, defaults and validates with the schema of the version the client used.
-_request_version: ContextVar[str | None] = ContextVar("kyb_crd_request_version", default=None)
+_request_version: ContextVar[tuple[str, str, str] | None] = ContextVar("kyb_crd_request_version", default=None)
+
+
+def request_version(info: ResourceInfo) -> str:
+    """The version the current request wrote `info`'s resource in (the storage version's info otherwise)."""
+    rv = _request_version.get()
+    if rv is not None and rv[0] == info.group and rv[1] == info.resource:
+        return rv[2]
+    return info.version
 
 
 class CRDHooks:
@@ -86,7 +94,7 @@ class CRDHooks:
             )
         if operation not in ("CREATE", "UPDATE"):
             return
-        version = _request_version.get() or info.version
+        version = request_version(info)
         schema = model.schema(version)
         errs = validator.validate(obj, schema)
         errs += _scale_errors(model.versions[version].scale if version in model.versions else None, obj)
@@ -102,7 +110,7 @@ class CRDHooks:
             return
         model = self.ctl.model_for(info)
         if model is not None:
-            structural.normalize(obj, model.schema(_request_version.get() or info.version))
+            structural.normalize(obj, model.schema(request_version(info)))
 
     # ------------------------------------------------------------------------------ field validation
     def field_validation(self, request: web.Request, info: ResourceInfo, obj: dict[str, Any], mode: str) -> None:
@@ -114,7 +122,7 @@ class CRDHooks:
         model = self.ctl.model_for(info)
         if model is None:
             return
-        _request_version.set(info.version)
+        _request_version.set((info.group, info.resource, info.version))
         content_type = media_type(request.headers.get("Content-Type"))
         raw = request.get(RAW_BODY_KEY)
         if request.method == "PATCH" and content_type == APPLY_PATCH:
