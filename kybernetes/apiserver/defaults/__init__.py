@@ -4,7 +4,7 @@ Upstream fills defaults while decoding a request body (so they are in place befo
 and validation, on create, update, patch and apply alike) and then runs mutating admission (Priority,
 DefaultTolerationSeconds). `install` registers the same two stages on the generic store: a defaulter that runs
 before the managed-fields bookkeeping on every write, and admission hooks; it also keeps the system
-PriorityClasses in place at start-up.
+PriorityClasses in place at start-up, and maps events.k8s.io/v1 field selectors to the stored core fields.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from kybernetes.apiserver.defaults.admission import (
     PriorityAdmission,
     default_toleration_seconds,
 )
+from kybernetes.apiserver.defaults.events import EVENTS_V1_FIELD_LABELS
 from kybernetes.apiserver.defaults.jobs import generate_selector
 from kybernetes.apiserver.defaults.walker import SchemaDefaulter, Setter
 from kybernetes.apiserver.server import APIServer
@@ -80,3 +81,4 @@ def install(api: APIServer) -> None:
     api.store.admission.append(PriorityAdmission(api).admit)
     api.store.admission.append(toleration_seconds)
     api.post_start_hooks.append(ensure_system_priority_classes)
+    api.field_label_conversions[("events.k8s.io", "events")] = dict(EVENTS_V1_FIELD_LABELS)

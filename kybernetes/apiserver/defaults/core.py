@@ -214,6 +214,18 @@ def service(svc: dict[str, Any]) -> None:
                 ingress["ipMode"] = "VIP"
 
 
+def event(ev: dict[str, Any]) -> None:
+    """Not a SetDefaults_ upstream, but how Go renders a core Event's zero fields (`firstTimestamp: null`...).
+
+    Events written through events.k8s.io/v1 are stored as core Events; reading them back in either version then
+    shows the same fields upstream shows, e.g. `deprecatedFirstTimestamp: null` in events.k8s.io/v1.
+    """
+    for key in ("eventTime", "firstTimestamp", "lastTimestamp"):
+        ev.setdefault(key, None)
+    for key in ("reportingComponent", "reportingInstance"):
+        ev.setdefault(key, "")
+
+
 def object_meta(meta: dict[str, Any]) -> None:
     """Go always renders ObjectMeta.creationTimestamp; in templates it is the zero Time, `null`."""
     if "creationTimestamp" not in meta:
@@ -247,4 +259,5 @@ SETTERS: dict[str, list[Setter]] = {
     CORE + "Secret": [secret],
     CORE + "ReplicationController": [replication_controller],
     CORE + "Service": [service],
+    CORE + "Event": [event],
 }
