@@ -113,6 +113,31 @@ def _duration_seconds(text: str, option: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+@main.command()
+@click.option("--server", default="", help="API server URL (default: the kubeconfig's).")
+@click.option("--kubeconfig", type=click.Path(path_type=Path, exists=True), required=True)
+@click.option("--node-name", default="", help="Node name (default: hostname).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Kubelet state, pod volumes and logs.")
+@click.option("--cluster-cidr", default="10.42.0.0/16", show_default=True, help="This node's podCIDR is taken from it.")
+@click.option("--bridge", default="kyb0", show_default=True, help="Node bridge for pod networks (root mode).")
+@click.option("--cgroup-root", default="kybernetes", show_default=True)
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None, help="Host-wide runtime files.")
+@click.option("--pki-dir", type=click.Path(path_type=Path), default=None,
+              help="Cluster CA (ca.crt, ca.key) to issue the kubelet serving certificate from.")
+@click.option("--kubelet-port", type=int, default=10250, show_default=True, help="0: any free port.")
+@click.option("--rootless", is_flag=True, help="Run pods as plain host processes even as root.")
+@click.option("--stop-pods-on-exit", is_flag=True, help="Stop every pod when the agent stops.")
+@click.option("--crashloop-backoff", type=float, default=10.0, show_default=True, help="First restart delay (s).")
+@click.option("--resync-interval", type=float, default=10.0, show_default=True)
+@click.option("--volume-sync-interval", type=float, default=10.0, show_default=True)
+def agent(**kw: object) -> None:
+    """Join a cluster as a node: register it, run its pods."""
+    from kybernetes.kubelet.cli import AgentOptions, run_agent
+
+    kw["backoff_base"] = kw.pop("crashloop_backoff")
+    _run(run_agent(AgentOptions(**kw)))  # type: ignore[arg-type]
+
+
 def _run(coro: object) -> None:
     try:
         import uvloop

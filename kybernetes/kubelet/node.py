@@ -1,4 +1,4 @@
-"""What a node reports about itself: capacity, addresses, nodeInfo and conditions, read from this machine."""
+"""What a node reports about itself: capacity, addresses, nodeInfo, conditions and pressure, read from this machine."""
 
 from __future__ import annotations
 
@@ -45,14 +45,23 @@ def _machine_id() -> str:
 
 
 def host_ip() -> str:
+    """The node's address: its hostname's first non-loopback IPv4, else the source address of the default route."""
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
     except OSError:
-        return "127.0.0.1"
+        infos = []
     for info in infos:
         addr = str(info[4][0])
         if not addr.startswith("127."):
             return addr
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.255", 9))  # UDP connect only picks a route; nothing is sent
+            addr = str(s.getsockname()[0])
+            if addr and not addr.startswith("0."):
+                return addr
+    except OSError:
+        pass
     return "127.0.0.1"
 
 
@@ -96,8 +105,43 @@ def _boot_id() -> str:
         return ""
 
 
-def conditions(ready: bool, message: str, previous: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+MEMORY_AVAILABLE_MIN = 100 * 1024 * 1024
+DISK_AVAILABLE_MIN = 0.10
+PID_AVAILABLE_MIN = 0.05
+
+
+def pressure(data_dir: str) -> dict[str, bool]:
+    """Upstream's default hard eviction thresholds: memory.available<100Mi, nodefs.available<10%, pids<5% left."""
+    out = {"memory": False, "disk": False, "pid": False}
+    avail = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    out["memory"] = 0 < avail < MEMORY_AVAILABLE_MIN
+    try:
+        du = shutil.disk_usage(data_dir if os.path.exists(data_dir) else "/")
+        out["disk"] = du.total > 0 and du.free / du.total < DISK_AVAILABLE_MIN
+    except OSError:
+        pass
+    try:
+        with open("/proc/sys/kernel/pid_max", encoding="ascii") as f:
+            pid_max = int(f.read())
+        procs = sum(1 for n in os.listdir("/proc") if n.isdigit())
+        out["pid"] = pid_max > 0 and (pid_max - procs) / pid_max < PID_AVAILABLE_MIN
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def conditions(
+    ready: bool, message: str, previous: list[dict[str, Any]] | None = None, pressure: dict[str, bool] | None = None
+) -> list[dict[str, Any]]:
     now = now_rfc3339()
+    p = pressure or {}
     prev = {c.get("type"): c for c in previous or []}
 
     def cond(t: str, status: str, reason: str, msg: str) -> dict[str, Any]:
@@ -113,9 +157,15 @@ def conditions(ready: bool, message: str, previous: list[dict[str, Any]] | None 
         }
 
     return [
-        cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        cond("MemoryPressure", "True", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available")
+        if p.get("memory")
+        else cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        cond("DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure")
+        if p.get("disk")
+        else cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        cond("PIDPressure", "True", "KubeletHasInsufficientPID", "kubelet has insufficient PID available")
+        if p.get("pid")
+        else cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         cond(
             "Ready",
             "True" if ready else "False",

@@ -42,15 +42,17 @@ from kybernetes.kubelet.runtime.api import (
     SandboxStatus,
 )
 from kybernetes.kubelet.runtime.cgroups import Cgroups
-from kybernetes.kubelet.runtime.network import BridgeNetwork, teardown_netns
+from kybernetes.kubelet.runtime.network import BridgeNetwork, teardown_netns, veth_name
 from kybernetes.kubelet.runtime.state import ContainerRecord, RecordStore, SandboxRecord
-from kybernetes.kubelet.runtime.streams import attach_streams, exec_streams
+from kybernetes.kubelet.runtime.streams import attach_streams
+from kybernetes.streaming.process import run_process
 from kybernetes.streaming.runtime_api import (
     ContainerNotRunning,
     InputStream,
     OutputStream,
     PortForwardError,
     ResizeQueue,
+    StreamingError,
 )
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,10 @@ class ProcessRuntime:
         bridge: str = "kyb0",
         cgroup_root: str = "kybernetes",
         root: bool | None = None,
+        egress: bool = True,
     ) -> None:
         self.root = os.geteuid() == 0 if root is None else root
+        self.egress = egress
         self.mode = "root" if self.root else "rootless"
         self.data_dir = data_dir
         self.run_dir = run_dir
@@ -105,7 +109,7 @@ class ProcessRuntime:
 
     def set_pod_cidr(self, cidr: str) -> None:
         if self.root and self.network is None and cidr:
-            self.network = BridgeNetwork(self.bridge, cidr, self.run_dir)
+            self.network = BridgeNetwork(self.bridge, cidr, self.run_dir, egress=self.egress)
 
     def subscribe(self, callback: Callable[[ContainerEvent], None]) -> None:
         self._callbacks.append(callback)
@@ -559,23 +563,39 @@ class ProcessRuntime:
             raise ContainerNotRunning("container not found or not running")
         return rec
 
-    def exec_argv(self, rec: ContainerRecord, cmd: Sequence[str], tty: bool = False) -> tuple[list[str], dict[str, str] | None, str | None]:
+    def exec_argv(self, rec: ContainerRecord, cmd: Sequence[str]) -> tuple[list[str], dict[str, str] | None, str | None]:
         """The argv (and env/cwd for a host process) that runs `cmd` inside the container."""
         env = {k: v for k, v in rec.env}
-        if not self.root and not tty:
+        if not self.root:
             return list(cmd), env, rec.working_dir or None
         spec = {
-            "pid": rec.pid if self.root else None,
-            "cgroups": self.cgroups.procs_files(rec.pod_uid, rec.id) if self.root else [],
+            "pid": rec.pid,
+            "cgroups": self.cgroups.procs_files(rec.pod_uid, rec.id),
             "argv": list(cmd),
             "env": rec.env,
             "cwd": rec.working_dir or None,
             "uid": rec.run_as_user,
             "gid": rec.run_as_group,
             "groups": rec.supplemental_groups,
-            "tty": tty,
         }
         return [*python_argv(), "exec", json.dumps(spec)], None, None
+
+    def check_executable(self, rec: ContainerRecord, cmd: Sequence[str]) -> None:
+        """Fail like a container runtime does when the command cannot be found in the container."""
+        if not cmd:
+            raise StreamingError("no command given")
+        name = cmd[0]
+        root = f"/proc/{rec.pid}/root" if self.root else ""
+        path = dict((k, v) for k, v in rec.env).get("PATH", "")
+        candidates = [name] if "/" in name else [os.path.join(d or ".", name) for d in path.split(":")]
+        for c in candidates:
+            full = root + c if c.startswith("/") else os.path.join(root + (rec.working_dir or "/"), c)
+            if os.path.isfile(full) and os.access(full, os.X_OK):
+                return
+        raise StreamingError(
+            f'failed to exec in container: exec: "{name}": '
+            + ("stat: no such file or directory" if "/" in name else "executable file not found in $PATH")
+        )
 
     async def exec_sync(self, container_id: str, cmd: Sequence[str], timeout: float) -> tuple[int, bytes]:
         """Run `cmd` in the container; (exit code, combined output). Raises TimeoutError after `timeout`."""
@@ -617,8 +637,9 @@ class ProcessRuntime:
         resize: ResizeQueue | None,
     ) -> int:
         rec = self._running(container_id)
-        argv, env, cwd = self.exec_argv(rec, cmd, tty)
-        return await exec_streams(argv, env, cwd, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty, resize=resize)
+        self.check_executable(rec, cmd)
+        argv, env, cwd = self.exec_argv(rec, cmd)
+        return await run_process(argv, stdin=stdin, stdout=stdout, stderr=stderr, tty=tty, resize=resize, env=env, cwd=cwd)
 
     async def attach(
         self,
@@ -667,6 +688,19 @@ class ProcessRuntime:
             ) from e
 
     # ------------------------------------------------------------------ stats
+    def pod_network_stats(self, sandbox_id: str) -> dict[str, int] | None:
+        """rx/tx of the pod's eth0, read from the host end of its veth (so rx and tx swap)."""
+        sb = self.sandboxes.get(sandbox_id)
+        if sb is None or not sb.netns:
+            return None
+        base = f"/sys/class/net/{veth_name(sb.netns)}/statistics"
+        return {
+            "rxBytes": _read_counter(f"{base}/tx_bytes"),
+            "rxErrors": _read_counter(f"{base}/tx_errors"),
+            "txBytes": _read_counter(f"{base}/rx_bytes"),
+            "txErrors": _read_counter(f"{base}/rx_errors"),
+        }
+
     def container_stats(self, container_id: str) -> ContainerStats | None:
         rec = self.containers.get(container_id)
         if rec is None:
@@ -712,6 +746,14 @@ def _spawn_shim(cdir: Path, stdout_fd: int) -> subprocess.Popen[bytes]:
             close_fds=True,
             cwd="/",
         )
+
+
+def _read_counter(path: str) -> int:
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 async def _read_line(fd: int, timeout: float) -> bytes:

@@ -15,6 +15,7 @@ Python 3.11 lacks os.setns/os.unshare, hence the few ctypes calls.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -398,18 +399,19 @@ def exec_in(spec_json: str) -> int:
     for fd, flag in fds:
         _check(_libc.setns(fd, flag), "setns")
         os.close(fd)
-    tty = bool(spec.get("tty"))
+    tty = os.isatty(0)
     errr, errw = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             if tty:
-                os.setsid()
-                import fcntl
-                import termios
-
-                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+                # Stay in this session (it owns the terminal) as its foreground process group.
+                os.setpgid(0, 0)
+                signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+                with contextlib.suppress(OSError):
+                    os.tcsetpgrp(0, os.getpid())
+                signal.signal(signal.SIGTTOU, signal.SIG_DFL)
             os.closerange(3, errw)
             os.closerange(errw + 1, 65536)
             _identity_and_exec(spec)
