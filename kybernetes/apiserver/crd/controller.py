@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kybernetes.api.resources import ResourceInfo
+from kybernetes.api.resources import ResourceInfo, served_group_versions
 from kybernetes.apiserver.crd import openapi as crd_openapi
 from kybernetes.apiserver.crd.definition import GROUP
 from kybernetes.apiserver.crd.model import CRDModel
@@ -227,6 +227,9 @@ class CRDController:
 
     # --------------------------------------------------------------------------------------- serving
     def _serve(self, model: CRDModel) -> None:
+        if any(r.group == model.group and r.resource == model.plural and not r.custom for r in self.api.resources.all()):
+            log.warning("CRD %s is shadowed by a built-in resource; not serving it", model.name)
+            return
         old = self.models.get(model.name)
         if old is not None and old.signature() == model.signature():
             old.terminating = model.terminating
@@ -265,11 +268,14 @@ class CRDController:
         oa.v2_extra_definitions.update(defs)
         oa.v2_extra_paths.update(paths)
         self._v2_keys = (set(defs), set(paths))
+        builtin_gvs = set(served_group_versions())
         for group, version in gvs:
             served = any(
                 m.group == group and version in m.versions and m.versions[version].served for m in self.models.values()
             )
             path = f"apis/{group}/{version}"
+            if (group, version) in builtin_gvs:
+                continue  # a built-in document: custom resources in built-in group-versions are left out of v3
             if served:
                 oa.set_v3_extra(path, self._v3_builder(group, version))
             else:
