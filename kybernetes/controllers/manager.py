@@ -62,6 +62,7 @@ class ControllerConfig:
 
 def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Client, InformerFactory], Any]]:
     """Constructors of every controller, in start order (each takes the client and the shared factory)."""
+    from kybernetes.controllers.cronjob import CronJobController
     from kybernetes.controllers.daemonset import DaemonSetController
     from kybernetes.controllers.deployment import DeploymentController
     from kybernetes.controllers.garbagecollector import GarbageCollector
@@ -69,6 +70,7 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
     from kybernetes.controllers.replicaset import REPLICATION_CONTROLLER, ReplicaSetController
     from kybernetes.controllers.rootca import RootCAPublisher
     from kybernetes.controllers.serviceaccount import ServiceAccountController
+    from kybernetes.controllers.statefulset import StatefulSetController
     from kybernetes.controllers.ttlafterfinished import TTLAfterFinishedController
 
     out: list[Callable[[Client, InformerFactory], Any]] = [
@@ -78,6 +80,8 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
         lambda c, f: DaemonSetController(c, f),
         lambda c, f: JobController(c, f, cfg.job_backoff_base),
         lambda c, f: TTLAfterFinishedController(c, f),
+        lambda c, f: CronJobController(c, f),
+        lambda c, f: StatefulSetController(c, f),
         lambda c, f: ReplicaSetController(c, f),
         lambda c, f: ReplicaSetController(c, f, REPLICATION_CONTROLLER),
     ]
