@@ -84,7 +84,13 @@ class ClusterDNS:
         if not fwd.servers:
             log.warning("cluster DNS: no upstream resolvers in %s; outside names will fail", self.resolv_conf)
         self.server = DnsServer(self.zone, fwd)
-        bound = await self.server.listen(host, self.port)
+        port = self.port or await self._previous_port(host)
+        try:
+            bound = await self.server.listen(host, port)
+        except OSError:
+            if self.port:
+                raise
+            bound = await self.server.listen(host, 0)
         self.address = host
         self.port = bound
         await self.factory.start()
@@ -96,12 +102,23 @@ class ClusterDNS:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.close()
-        try:
-            await self.client.delete(resource_path("discovery.k8s.io", "v1", "endpointslices", DNS_SERVICE_NAMESPACE, self.slice_name))
-        except Exception as e:
-            log.debug("removing DNS EndpointSlice: %s", e)
+        if self.address:
+            try:  # not ready (the Service rejects at once) but kept, so a restart reuses the same port
+                await self._publish(ready=False)
+            except Exception as e:
+                log.debug("marking DNS EndpointSlice not ready: %s", e)
         await self.factory.stop()
         await self.client.close()
+
+    async def _previous_port(self, host: str) -> int:
+        """The port this node's DNS used last time, so a restart keeps the Service's rules (and conntrack) unchanged."""
+        try:
+            sl = await self.client.get(resource_path("discovery.k8s.io", "v1", "endpointslices", DNS_SERVICE_NAMESPACE, self.slice_name))
+        except ApiError:
+            return 0
+        addrs = [a for ep in sl.get("endpoints") or [] for a in ep.get("addresses") or []]
+        ports = [int(p.get("port") or 0) for p in sl.get("ports") or []]
+        return ports[0] if addrs == [host] and ports else 0
 
     async def _ensure_service(self) -> None:
         path = resource_path("", "v1", "services", DNS_SERVICE_NAMESPACE)
@@ -119,7 +136,7 @@ class ClusterDNS:
             if e.status != 409:
                 raise
 
-    async def _publish(self) -> None:
+    async def _publish(self, ready: bool = True) -> None:
         body = {
             "apiVersion": "discovery.k8s.io/v1",
             "kind": "EndpointSlice",
@@ -130,7 +147,11 @@ class ClusterDNS:
             },
             "addressType": "IPv4",
             "endpoints": [
-                {"addresses": [self.address], "conditions": {"ready": True, "serving": True, "terminating": False}, "nodeName": self.node_name}
+                {
+                    "addresses": [self.address],
+                    "conditions": {"ready": ready, "serving": ready, "terminating": not ready},
+                    "nodeName": self.node_name,
+                }
             ],
             "ports": [
                 {"name": "dns", "port": self.port, "protocol": "UDP"},

@@ -59,16 +59,16 @@ def ensure_sysctls() -> None:
             log.warning("cannot set %s=%s: %s", key.replace("/", "."), want, e)
 
 
-def _udp_targets(ports: list[ServicePort], node: str) -> dict[tuple[str, int], set[str]]:
-    """(frontend ip, port) -> endpoint IPs, for UDP service ports."""
-    out: dict[tuple[str, int], set[str]] = {}
+def _udp_targets(ports: list[ServicePort], node: str) -> dict[tuple[str, int], set[tuple[str, int]]]:
+    """(frontend ip, port) -> endpoint (ip, port)s, for UDP service ports."""
+    out: dict[tuple[str, int], set[tuple[str, int]]] = {}
     for sp in ports:
         if sp.protocol != "UDP":
             continue
-        ceps = {e.ip for e in sp.cluster_endpoints(node)}
+        ceps = {(e.ip, e.port) for e in sp.cluster_endpoints(node)}
         for ip in sp.cluster_ips:
             out[(ip, sp.port)] = ceps
-        xeps = {e.ip for e in sp.external_endpoints(node)}
+        xeps = {(e.ip, e.port) for e in sp.external_endpoints(node)}
         for ip in (*sp.lb_ips, *sp.external_ips):
             out[(ip, sp.port)] = xeps
     return out
@@ -87,7 +87,7 @@ class NftProxier:
         self.conntrack = shutil.which("conntrack")
         self.loop = SyncLoop("proxy", self.sync)
         self._applied: Ruleset | None = None
-        self._udp: dict[tuple[str, int], set[str]] = {}
+        self._udp: dict[tuple[str, int], set[tuple[str, int]]] = {}
         self.watch.on_change(self.loop.trigger)
 
     @property
@@ -120,13 +120,17 @@ class NftProxier:
         await self._clear_stale_udp(self._udp, udp)
         self._udp = udp
 
-    async def _clear_stale_udp(self, old: dict[tuple[str, int], set[str]], new: dict[tuple[str, int], set[str]]) -> None:
+    async def _clear_stale_udp(
+        self, old: dict[tuple[str, int], set[tuple[str, int]]], new: dict[tuple[str, int], set[tuple[str, int]]]
+    ) -> None:
         if self.conntrack is None:
             return
         jobs: list[list[str]] = []
         for (ip, port), eps in old.items():
-            for gone in eps - new.get((ip, port), set()):
-                jobs.append(["-p", "udp", "--orig-dst", ip, "--orig-port-dst", str(port), "--reply-src", gone])
+            for gip, gport in eps - new.get((ip, port), set()):
+                jobs.append(
+                    ["-p", "udp", "--orig-dst", ip, "--orig-port-dst", str(port), "--reply-src", gip, "--reply-port-src", str(gport)]
+                )
         for (ip, port), eps in new.items():
             if eps and not old.get((ip, port)):
                 # Entries made while the Service had no endpoints would keep blackholing the client.

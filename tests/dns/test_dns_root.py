@@ -25,7 +25,7 @@ class Env:
 
     def dig(self, *args: str) -> list[str]:
         out = run("dig", "+short", "+time=2", "+tries=2", f"@{self.dns_ip}", *args).stdout
-        return [ln.strip() for ln in out.splitlines() if ln.strip()]
+        return [ln.strip() for ln in out.splitlines() if ln.strip() and not ln.startswith(";;")]
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +86,18 @@ def test_headless_srv_and_external_name(env: Env) -> None:
 
 
 def test_restart_keeps_dns_working(env: Env) -> None:
+    port = _dns_port(env)
     env.srv.stop()
     env.srv.start()
     assert wait_until(lambda: env.dig("kube-dns.kube-system.svc.cluster.local"), timeout=20) == [env.dns_ip]
+    assert _dns_port(env) == port  # the same listener port again: the Service's rules did not change
     # one EndpointSlice for the DNS of this node, pointing at the new listener
     slices = env.srv.kubectl("get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=kube-dns", "-o", "name").stdout.split()
     assert len(slices) == 1
+
+
+def _dns_port(env: Env) -> int:
+    out = env.srv.kubectl("get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=kube-dns", "-o", "json").stdout
+    import json
+
+    return int(json.loads(out)["items"][0]["ports"][0]["port"])

@@ -39,7 +39,7 @@ def service_server(tmp: Path, *extra: str) -> Iterator[tuple[Server, str, str]]:
     """A kyb server on a private /24 service range and node name; yields (server, node name, service cidr)."""
     node = f"kybtest-{uuid.uuid4().hex[:6]}"
     cidr = f"10.43.{random.randint(100, 250)}.0/24"
-    args = ["--node-name", node, "--service-cidr", cidr, "--ingress-http-port", str(free_port()),
+    args = ["--node-name", node, "--service-cidr", cidr, "--disable-agent", "--ingress-http-port", str(free_port()),
             "--ingress-https-port", str(free_port()), *extra]
     with running_server(tmp, "sqlite", extra_args=args) as srv:
         yield srv, node, cidr

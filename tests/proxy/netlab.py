@@ -139,11 +139,12 @@ class NetLab:
         run("ip", "link", "set", self.bridge, "up")
         return self
 
-    def pod(self, name: str) -> Pod:
+    def pod(self, name: str, host: int = 0) -> Pod:
+        """A namespace on the bridge at 10.42.<third>.<host> (default: the next of .2, .3, ...)."""
         n = len(self.pods) + 2
         netns = f"kybtest-{self.uid}-{n}"
         veth, peer = f"kv{self.uid}{n}", f"kp{self.uid}{n}"
-        pod = Pod(name, netns, f"10.42.{self.third}.{n}", veth)
+        pod = Pod(name, netns, f"10.42.{self.third}.{host or n}", veth)
         self.pods.append(pod)
         run("ip", "netns", "add", netns)
         run("ip", "link", "add", veth, "type", "veth", "peer", "name", peer)

@@ -44,6 +44,7 @@ class Env:
     a: Pod
     b: Pod
     c: Pod
+    outside: Pod  # a client outside the cluster CIDR (10.42.<third>.0/25), like a machine on the node's network
 
     @property
     def table(self) -> str:
@@ -64,10 +65,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     lab.setup(tmp_path_factory.mktemp("netlab"))
     try:
         a, b, c = lab.pod("pod-a"), lab.pod("pod-b"), lab.pod("pod-c")
+        outside = lab.pod("outside", host=200)
         lab.serve(a, PORT)
         lab.serve(b, PORT)
-        with service_server(tmp_path_factory.mktemp("kyb"), "--disable-ingress", "--disable-dns") as (srv, node, _):
-            yield Env(srv, node, lab, a, b, c)
+        args = ("--disable-ingress", "--disable-dns", "--cluster-cidr", f"10.42.{lab.third}.0/25")
+        with service_server(tmp_path_factory.mktemp("kyb"), *args) as (srv, node, _):
+            yield Env(srv, node, lab, a, b, c, outside)
     finally:
         lab.cleanup()
 
@@ -172,6 +175,24 @@ def test_external_ip_and_traffic_policies(env: Env) -> None:
     wait_until(lambda: http_get(url), what="local VIP")
     assert set(who(url, 20)) == {"pod-a"}  # only this node's endpoint
     assert wait_until(lambda: http_get(f"http://{ext}/")).split()[0] in {"pod-a", "pod-b"}
+
+
+def test_external_traffic_policy_local_keeps_source_and_node(env: Env) -> None:
+    """From outside the cluster CIDR to a NodePort: Local sends only to this node's endpoints, unmasqueraded."""
+    apply(env.srv, service("etp", [{"name": "http", "port": 80}], type="NodePort", externalTrafficPolicy="Local"),
+          two_endpoints(env, "etp", node_b="some-other-node"))
+    np_ = get(env.srv, "service", "etp")["spec"]["ports"][0]["nodePort"]
+    url = f"http://{env.lab.gateway}:{np_}/"  # the node's address on the pods' bridge
+
+    def ask() -> list[str]:
+        return env.lab.exec(env.outside, "curl", "-s", "-m", "3", url, check=False).stdout.split()
+
+    answers = [wait_until(ask, what="NodePort from outside") for _ in range(10)]
+    assert {a[0] for a in answers} == {"pod-a"}
+    assert {a[2] for a in answers} == {env.outside.ip}  # client address preserved
+    env.srv.kubectl("patch", "service", "etp", "-p", '{"spec":{"externalTrafficPolicy":"Cluster"}}')
+    wait_until(lambda: {tuple(ask()[:1]) for _ in range(20)} == {("pod-a",), ("pod-b",)}, what="both endpoints")
+    assert ask()[2] == env.lab.gateway  # masqueraded to the node
 
 
 def test_no_endpoints_rejects_at_once(env: Env) -> None:
