@@ -9,6 +9,10 @@ command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+command -v conntrack >/dev/null 2>&1 || need_apt+=(conntrack)
+command -v dig >/dev/null 2>&1 || need_apt+=(dnsutils)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
