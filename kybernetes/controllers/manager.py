@@ -65,6 +65,8 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
     from kybernetes.controllers.cronjob import CronJobController
     from kybernetes.controllers.daemonset import DaemonSetController
     from kybernetes.controllers.deployment import DeploymentController
+    from kybernetes.controllers.endpoints import EndpointsController
+    from kybernetes.controllers.endpointslice import EndpointSliceController
     from kybernetes.controllers.garbagecollector import GarbageCollector
     from kybernetes.controllers.job import JobController
     from kybernetes.controllers.replicaset import REPLICATION_CONTROLLER, ReplicaSetController
@@ -82,6 +84,8 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
         lambda c, f: TTLAfterFinishedController(c, f),
         lambda c, f: CronJobController(c, f),
         lambda c, f: StatefulSetController(c, f),
+        lambda c, f: EndpointsController(c, f),
+        lambda c, f: EndpointSliceController(c, f),
         lambda c, f: ReplicaSetController(c, f),
         lambda c, f: ReplicaSetController(c, f, REPLICATION_CONTROLLER),
     ]
