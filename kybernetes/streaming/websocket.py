@@ -143,16 +143,16 @@ class ChannelWebSocket:
         """Read messages until the client closes; feed input channels; close them all at the end."""
         try:
             async for msg in self.ws:
-                if msg.type == WSMsgType.BINARY:
-                    channel, data = decode_message(msg.data)
+                if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    # Upstream reads both kinds alike; the Python client sends str stdin as text messages.
+                    raw = msg.data.encode() if isinstance(msg.data, str) else msg.data
+                    channel, data = decode_message(raw)
                     if channel == CLOSE_SIGNAL and self.version >= 5:
                         if data:
                             self.input(data[0]).close()
                         continue
                     if channel >= 0:
                         self.input(channel).feed(data)
-                elif msg.type == WSMsgType.TEXT:
-                    continue  # kubectl never sends text; base64 protocols are not offered
                 else:
                     break
         except (ConnectionError, asyncio.CancelledError):
