@@ -14,6 +14,8 @@ import contextlib
 import datetime
 import ipaddress
 import logging
+import os
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
@@ -79,10 +81,19 @@ def ensure_serving_certificate(
             dns.append(a)
     pair = pki.issue(ca, f"system:node:{node_name}", organizations=["system:nodes"], dns_names=dns,
                      ips=sorted(ips), server=True)
-    out.mkdir(parents=True, exist_ok=True)
-    pki._write(crt, pair.cert_pem)
-    pki._write(key, pair.key_pem, private=True)
+    write_pair(pair, crt, key)
     return crt, key
+
+
+def write_pair(pair: pki.CertPair, crt: Path, key: Path) -> None:
+    """Write a certificate and its key (0600), each atomically."""
+    crt.parent.mkdir(parents=True, exist_ok=True)
+    for path, data, mode in ((crt, pair.cert_pem, 0o644), (key, pair.key_pem, 0o600)):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
 
 
 def serving_ssl_context(cert_file: Path, key_file: Path, client_ca_file: Path) -> ssl.SSLContext:
@@ -194,15 +205,19 @@ class KubeletServer:
         return app
 
     async def start(self) -> None:
+        """Bind and serve; with port 0 a free port is chosen and `self.port` set to it."""
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.address, self.port))
+        except OSError:
+            sock.close()
+            raise
+        self.port = int(sock.getsockname()[1])
         self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.address, self.port, ssl_context=self.ssl_context, reuse_address=True)
-        await site.start()
-        if self.port == 0:
-            server = getattr(site, "_server", None)
-            sockets = getattr(server, "sockets", None) or []
-            if sockets:
-                self.port = int(sockets[0].getsockname()[1])
+        await web.SockSite(self._runner, sock, ssl_context=self.ssl_context).start()
 
     async def stop(self) -> None:
         for t in list(self._sessions):

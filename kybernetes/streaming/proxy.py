@@ -25,7 +25,7 @@ from multidict import CIMultiDict
 from kybernetes import pki
 from kybernetes.machinery import errors
 from kybernetes.machinery.errors import StatusError
-from kybernetes.streaming.kubeletserver import DEFAULT_PORT, parse_log_options
+from kybernetes.streaming.kubeletserver import DEFAULT_PORT, parse_log_options, write_pair
 from kybernetes.streaming.remotecommand import BadRequest
 from kybernetes.streaming.upgrade import hijack
 
@@ -127,8 +127,7 @@ class KubeletClient:
             if not (crt.exists() and key.exists()):
                 ca = pki.CertPair(ca_file.read_bytes(), (self.pki_dir / "ca.key").read_bytes())
                 pair = pki.issue(ca, CLIENT_CN, organizations=["system:masters"], client=True)
-                pki._write(crt, pair.cert_pem)
-                pki._write(key, pair.key_pem, private=True)
+                write_pair(pair, crt, key)
             ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
             ctx.load_cert_chain(str(crt), str(key))
             ctx.set_alpn_protocols(["http/1.1"])

@@ -401,6 +401,8 @@ class SpdyStream:
             self._buf += data
         if fin:
             self.remote_closed = True
+            if self.local_closed:
+                self.conn._forget(self.id)
         self._data.set()
 
     def _reset(self) -> None:
@@ -444,6 +446,8 @@ class SpdyStream:
             self.local_closed = True
             return
         self.local_closed = True
+        if self.remote_closed:
+            self.conn._forget(self.id)
         with contextlib.suppress(ConnectionError):
             await self.conn.send(DataFrame(self.id, b"", FLAG_FIN))
 
@@ -452,6 +456,7 @@ class SpdyStream:
         if self.reset:
             return
         self._reset()
+        self.conn._forget(self.id)
         if not self.conn.closed:
             with contextlib.suppress(ConnectionError):
                 await self.conn.send(RstStream(self.id, status))
@@ -498,6 +503,10 @@ class SpdyConnection:
         if self.done.is_set() and self._incoming.empty():
             return None
         return await self._incoming.get()
+
+    def _forget(self, stream_id: int) -> None:
+        """Both sides finished the stream: stop tracking it (its unread bytes stay readable)."""
+        self.streams.pop(stream_id, None)
 
     def _consumed(self) -> None:
         if not self._drained.is_set() and sum(s.buffered for s in self.streams.values()) < READ_HIGH_WATER // 2:
