@@ -32,6 +32,8 @@ class ControllerConfig:
     node_monitor_grace_period: float = 40.0
     node_monitor_period: float = 5.0
     terminated_pod_gc_threshold: int = 12500
+    pod_gc_period: float = 20.0
+    pod_gc_quarantine: float = 40.0
     job_backoff_base: float = 10.0
     leader_elect: bool = True
     lease_duration: float = 15.0
@@ -69,6 +71,8 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
     from kybernetes.controllers.endpointslice import EndpointSliceController
     from kybernetes.controllers.garbagecollector import GarbageCollector
     from kybernetes.controllers.job import JobController
+    from kybernetes.controllers.nodelifecycle import NodeLifecycleController
+    from kybernetes.controllers.podgc import PodGC
     from kybernetes.controllers.replicaset import REPLICATION_CONTROLLER, ReplicaSetController
     from kybernetes.controllers.rootca import RootCAPublisher
     from kybernetes.controllers.serviceaccount import ServiceAccountController
@@ -86,6 +90,12 @@ def _builders(ca_pem: bytes | None, cfg: ControllerConfig) -> list[Callable[[Cli
         lambda c, f: StatefulSetController(c, f),
         lambda c, f: EndpointsController(c, f),
         lambda c, f: EndpointSliceController(c, f),
+        lambda c, f: NodeLifecycleController(
+            c, f, grace_period=cfg.node_monitor_grace_period, monitor_period=cfg.node_monitor_period
+        ),
+        lambda c, f: PodGC(
+            c, f, threshold=cfg.terminated_pod_gc_threshold, period=cfg.pod_gc_period, quarantine=cfg.pod_gc_quarantine
+        ),
         lambda c, f: ReplicaSetController(c, f),
         lambda c, f: ReplicaSetController(c, f, REPLICATION_CONTROLLER),
     ]
