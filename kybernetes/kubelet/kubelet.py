@@ -59,7 +59,7 @@ class KubeletConfig:
     relist_interval: float = 1.0
     housekeeping_interval: float = 15.0
     stop_pods_on_exit: bool = False
-    """On stop, kill every pod (their records stay: a restarted kubelet restarts them, as after a node reboot)."""
+    """On stop, kill every pod and remove its sandbox (a restarted kubelet starts them afresh, as after a reboot)."""
     shutdown_grace: float = 3.0
     egress: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -143,13 +143,19 @@ class Kubelet:
         await self.runtime.close()
 
     async def _stop_all_pods(self) -> None:
+        """Like a node shutdown: every container gets SIGTERM and a short grace, then all pod state goes."""
         grace = self.config.shutdown_grace
         running = [c for c in self.runtime.list_containers() if c.state == ContainerState.RUNNING]
         await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in running), return_exceptions=True)
         for s in self.runtime.list_pod_sandboxes():
+            try:
+                await self.runtime.remove_pod_sandbox(s.id)
+            except Exception:
+                log.exception("removing sandbox of %s/%s", s.namespace, s.name)
+        for c in self.runtime.list_containers():
             with contextlib.suppress(Exception):
-                await self.runtime.stop_pod_sandbox(s.id)
-        for uid in {s.uid for s in self.runtime.list_pod_sandboxes()} | set(self.volumes.known_pods()):
+                await self.runtime.remove_container(c.id)
+        for uid in self.volumes.known_pods():
             await self.volumes.teardown(uid)
 
     # ------------------------------------------------------------------ dispatch
@@ -282,6 +288,9 @@ class Kubelet:
 
     async def housekeeping(self) -> None:
         """Remove what the runtime runs for pods that neither the API nor a worker knows any more."""
+        janitor = getattr(self.runtime, "janitor", None)
+        if janitor is not None:
+            await janitor()
         known = {str((p.get("metadata") or {}).get("uid")) for p in self.informer.list()} | set(self.workers)
         for s in self.runtime.list_pod_sandboxes():
             if s.uid not in known:

@@ -42,6 +42,7 @@ from kybernetes.kubelet.runtime.api import (
     SandboxStatus,
 )
 from kybernetes.kubelet.runtime.cgroups import Cgroups
+from kybernetes.kubelet.runtime.janitor import Registry
 from kybernetes.kubelet.runtime.network import BridgeNetwork, teardown_netns, veth_name
 from kybernetes.kubelet.runtime.state import ContainerRecord, RecordStore, SandboxRecord
 from kybernetes.kubelet.runtime.streams import attach_streams
@@ -102,6 +103,8 @@ class ProcessRuntime:
         self._exited: dict[str, asyncio.Event] = {}
         self._callbacks: list[Callable[[ContainerEvent], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._bg: set[asyncio.Task[None]] = set()
+        self.registry = Registry(run_dir, data_dir, cgroup_root) if self.root else None
 
     # ------------------------------------------------------------------ lifecycle
     def version(self) -> str:
@@ -117,6 +120,9 @@ class ProcessRuntime:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.cdir_root.mkdir(parents=True, exist_ok=True)
+        if self.registry is not None:
+            await asyncio.to_thread(self.registry.register)
+            await self.janitor()
         sbs, cts = await asyncio.to_thread(self.store.load)
         self.sandboxes = {s.id: s for s in sbs}
         self.containers = {c.id: c for c in cts}
@@ -127,9 +133,22 @@ class ProcessRuntime:
                 else:
                     self._finish(c)
 
+    async def janitor(self) -> None:
+        """Remove what kubelets that are gone for good left on this host (see janitor.py)."""
+        if self.registry is None:
+            return
+        for entry in await asyncio.to_thread(self.registry.sweep):
+            if entry.get("netns"):
+                await teardown_netns(str(entry["netns"]), str(entry.get("ip") or ""), Path(str(entry["ipam_dir"])))
+            self.registry.done(entry)
+
     async def close(self) -> None:
         for cid in list(self._watching):
             self._unwatch(cid)
+        if self._bg:
+            await asyncio.gather(*self._bg, return_exceptions=True)
+        if self.registry is not None:
+            self.registry.unregister()
         if self.network is not None:
             await self.network.close()
         self.cgroups.remove_root_if_empty()
@@ -161,24 +180,37 @@ class ProcessRuntime:
                 if self.network is None:
                     raise RuntimeError_("NetworkNotReady", "the node has no podCIDR yet")
                 rec.netns = f"kyb-{sid[:12]}"
-                self.store.save(rec)
-                rec.ip = await self.network.setup(rec.netns)
             uts, ipc = not config.host_network, not config.host_ipc
             if uts or ipc:
                 rec.ns_dir = str(self.run_dir / "ns" / sid[:16])
-                self.store.save(rec)
+            self.store.save(rec)
+            self._index(rec)
+            if rec.netns and self.network is not None:
+                rec.ip = await self.network.setup(rec.netns)
+                self._index(rec)
+            if uts or ipc:
                 ns_dir, host = rec.ns_dir, rec.hostname
                 await linux.in_fresh_thread(lambda: linux.make_pod_namespaces(ns_dir, host, uts, ipc))
             await asyncio.to_thread(self.cgroups.create_pod, config.uid)
         except Exception as e:
             await self._teardown_sandbox(rec)
+            await asyncio.to_thread(self.cgroups.remove_pod, rec.uid)
             self.sandboxes.pop(sid, None)
             self.store.delete(rec)
+            if self.registry is not None:
+                self.registry.remove_sandbox(sid)
             if isinstance(e, RuntimeError_):
                 raise
             raise RuntimeError_("CreatePodSandboxError", f"failed to create pod sandbox: {e}") from e
         self.store.save(rec)
         return sid
+
+    def _index(self, rec: SandboxRecord) -> None:
+        if self.registry is not None:
+            self.registry.add_sandbox(rec.id, {
+                "uid": rec.uid, "netns": rec.netns, "ip": rec.ip if rec.netns else "", "ns_dir": rec.ns_dir,
+                "ipam_dir": str(self.run_dir / "ipam" / self.bridge),
+            })
 
     async def _teardown_sandbox(self, rec: SandboxRecord) -> None:
         if rec.netns:
@@ -197,6 +229,10 @@ class ProcessRuntime:
             await self._teardown_sandbox(rec)
             rec.ready = False
             self.store.save(rec)
+        if self._bg:
+            await asyncio.gather(*self._bg, return_exceptions=True)
+        if not any(s.uid == rec.uid and s.ready for s in self.sandboxes.values()):
+            await asyncio.to_thread(self.cgroups.remove_pod, rec.uid)
 
     async def remove_pod_sandbox(self, sandbox_id: str) -> None:
         rec = self.sandboxes.get(sandbox_id)
@@ -210,13 +246,17 @@ class ProcessRuntime:
         self.sandboxes.pop(sandbox_id, None)
         await asyncio.to_thread(self._remove_mount_points, rec)
         self.store.delete(rec)
+        if self.registry is not None:
+            self.registry.remove_sandbox(sandbox_id)
 
     def _remove_mount_points(self, rec: SandboxRecord) -> None:
         """Remove the empty mount points this sandbox created on the host, unless another sandbox uses them."""
         others = {p for s in self.sandboxes.values() if s.id != rec.id for p in s.mount_points}
         for p in sorted(set(rec.mount_points) - others, key=len, reverse=True):
             with contextlib.suppress(OSError):
-                if os.path.isdir(p) and not os.path.islink(p):
+                if os.path.islink(p):
+                    os.unlink(p)
+                elif os.path.isdir(p):
                     os.rmdir(p)
                 elif os.path.isfile(p) and os.path.getsize(p) == 0:
                     os.unlink(p)
@@ -338,6 +378,9 @@ class ProcessRuntime:
                 self._ensure_mount_point(sb, m)
                 mounts.append(m)
             cfg["mounts"] = mounts
+        else:
+            for m in rec.mounts:
+                self._link_mount(sb, m)
         with open(cdir / "config.json", "w", encoding="utf-8") as f:
             json.dump(cfg, f)
 
@@ -358,6 +401,27 @@ class ProcessRuntime:
                 pass
         else:
             os.mkdir(dst)
+        sb.mount_points.extend([*missing, dst])
+
+    def _link_mount(self, sb: SandboxRecord, m: dict[str, Any]) -> None:
+        """Rootless: a volume appears at its mountPath as a symlink, when that path is free and can be made."""
+        dst, src = str(m["dst"]), str(m["src"])
+        if os.path.islink(dst) and os.readlink(dst) == src:
+            return
+        if os.path.lexists(dst):
+            log.warning("rootless mode: %s exists, so volume %s cannot appear there", dst, src)
+            return
+        missing: list[str] = []
+        p = os.path.dirname(dst)
+        while p and p != "/" and not os.path.lexists(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        try:
+            os.makedirs(os.path.dirname(dst) or "/", exist_ok=True)
+            os.symlink(src, dst)
+        except OSError as e:
+            log.warning("rootless mode: cannot link volume %s at %s: %s", src, dst, e)
+            return
         sb.mount_points.extend([*missing, dst])
 
     async def start_container(self, container_id: str) -> None:
@@ -456,9 +520,23 @@ class ProcessRuntime:
             rec.exit_code = 137
             rec.message = "the container's shim exited unexpectedly"
         rec.reason = "Completed" if rec.exit_code == 0 else "Error"
+        if info.get("start_error"):
+            rec.reason, rec.message = "StartError", str(info["start_error"])
         if rec.exit_code != 0 and self.root and self.cgroups.oom_killed(rec.pod_uid, rec.id):
             rec.reason = "OOMKilled"
         self.store.save(rec)
+        # Whatever the container left behind dies with it (as when a pid namespace's init exits).
+        if self.root:
+            task = asyncio.get_running_loop().create_task(
+                asyncio.to_thread(self.cgroups.remove_container, rec.pod_uid, rec.id)
+            )
+            self._bg.add(task)
+            task.add_done_callback(self._bg.discard)
+        else:
+            for st in procfs.all_stats():
+                if st.session == rec.pid and st.pid != rec.pid:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(st.pid, signal.SIGKILL)
         ev = self._exited.get(rec.id)
         if ev is not None:
             ev.set()

@@ -21,6 +21,7 @@ class ProcStat:
     state: str
     ppid: int
     pgrp: int
+    session: int
     utime: int
     stime: int
     starttime: int
@@ -46,6 +47,7 @@ def stat(pid: int) -> ProcStat | None:
             state=fields[0].decode(),
             ppid=int(fields[1]),
             pgrp=int(fields[2]),
+            session=int(fields[3]),
             minflt=int(fields[7]),
             majflt=int(fields[9]),
             utime=int(fields[11]),
