@@ -84,7 +84,9 @@ class Graph:
         node = self.nodes.get(uid)
         was_orphaning = was_deleting_deps = False
         if node is None:
-            node = Node(uid, obj.get("apiVersion", ""), obj.get("kind", ""), m.get("namespace", ""), m.get("name", ""))
+            node = Node(
+                uid, obj.get("apiVersion", ""), obj.get("kind", ""), m.get("namespace", ""), m.get("name", ""), owners=owners
+            )
             self.nodes[uid] = node
             self._add_owners(node, owners, work)
         else:
