@@ -3,20 +3,22 @@
 Endpoints come straight from EndpointSlices (not through the ClusterIP), so the controller load-balances itself
 (round robin) and can retry: a request whose connect fails goes to the next endpoint, and the failed endpoint is
 skipped for a few seconds. Request bodies are read once so they can be replayed on retry; responses stream back.
+aiohttp parses the client side; the upstream side is the lean pooled client in `upstream.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
 from collections.abc import Callable
 
-import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
 from kybernetes.ingress.routes import Backend, RouteTable
+from kybernetes.ingress.upstream import ConnectError, Pool, Response, UpstreamError
 from kybernetes.proxy.model import Endpoint
 
 log = logging.getLogger(__name__)
@@ -45,23 +47,11 @@ class IngressProxy:
         self.resolve = resolve
         self._rr = itertools.count()
         self._dead: dict[tuple[str, int], float] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self.pool = Pool()
         self.requests = 0
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, enable_cleanup_closed=True),
-                auto_decompress=False,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=2.0, sock_read=300.0),
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.pool.close()
 
     def _candidates(self, eps: list[Endpoint]) -> list[Endpoint]:
         if not eps:
@@ -72,9 +62,32 @@ class IngressProxy:
         alive = [e for e in ordered if self._dead.get((e.ip, e.port), 0.0) < now]
         return (alive or ordered)[:ATTEMPTS]
 
+    @staticmethod
+    def _head(request: web.BaseRequest, body: bytes) -> bytes:
+        peer = request.remote or ""
+        host = request.host or ""
+        lines = [f"{request.method} {request.raw_path} HTTP/1.1", f"Host: {host}"]
+        prior = ""
+        for k, v in request.headers.items():
+            lk = k.lower()
+            if lk in HOP_BY_HOP or lk.startswith("x-forwarded-") or lk == "x-real-ip":
+                if lk == "x-forwarded-for":
+                    prior = v
+                continue
+            lines.append(f"{k}: {v}")
+        lines.append(f"X-Forwarded-For: {prior}, {peer}" if prior else f"X-Forwarded-For: {peer}")
+        lines.append(f"X-Forwarded-Proto: {request.scheme}")
+        lines.append(f"X-Forwarded-Host: {host}")
+        lines.append(f"X-Real-IP: {peer}")
+        if body or request.method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.requests += 1
-        host = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith("[") else request.host
+        host = request.host or ""
+        if not host.startswith("["):
+            host = host.rsplit(":", 1)[0]
         backend = self.table.match(host, request.path)
         if backend is None:
             return web.Response(status=404, text="404 page not found\n")
@@ -82,41 +95,36 @@ class IngressProxy:
         if not eps:
             return web.Response(status=503, text="503 no endpoints available\n")
         body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        peer = request.remote or ""
-        prior = request.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
-        headers["X-Forwarded-Proto"] = request.scheme
-        headers["X-Forwarded-Host"] = request.host or ""
-        headers["X-Real-IP"] = peer
-        headers["Host"] = request.host or ""
+        head = self._head(request, body)
         for ep in eps:
-            url = f"http://{ep.ip}:{ep.port}{request.raw_path}"
             try:
-                up = await self.session.request(
-                    request.method, url, headers=headers, data=body or None, allow_redirects=False, skip_auto_headers=("User-Agent",)
-                )
-            except (TimeoutError, aiohttp.ClientConnectionError) as e:
+                resp, conn = await self.pool.request(ep.ip, ep.port, head, body, request.method)
+            except ConnectError as e:
                 log.debug("ingress: endpoint %s:%d failed: %s", ep.ip, ep.port, e)
                 self._dead[(ep.ip, ep.port)] = time.monotonic() + DEAD_FOR
                 continue
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, UpstreamError, ValueError) as e:
+                log.debug("ingress: endpoint %s:%d: %s", ep.ip, ep.port, e)
+                return web.Response(status=502, text="502 bad gateway\n")
             try:
-                return await self._relay(request, up)
-            finally:
-                up.release()
+                out = await self._relay(request, resp)
+            except BaseException:
+                self.pool.discard(conn)
+                raise
+            self.pool.release((ep.ip, ep.port), conn, resp)
+            return out
         return web.Response(status=502, text="502 bad gateway\n")
 
-    async def _relay(self, request: web.BaseRequest, up: aiohttp.ClientResponse) -> web.StreamResponse:
-        out_headers = [(k, v) for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP]
-        length = up.content_length
-        if length is not None and length < 1 << 20:
+    async def _relay(self, request: web.BaseRequest, up: Response) -> web.StreamResponse:
+        headers = CIMultiDict((k, v) for k, v in up.headers if k.lower() not in HOP_BY_HOP)
+        if up.length is not None and up.length < 1 << 20:
             data = await up.read()
-            return web.Response(status=up.status, reason=up.reason, body=data, headers=CIMultiDict(out_headers))
-        sresp = web.StreamResponse(status=up.status, reason=up.reason, headers=CIMultiDict(out_headers))
-        if length is not None:
-            sresp.content_length = length
+            return web.Response(status=up.status, reason=up.reason or None, body=data, headers=headers)
+        sresp = web.StreamResponse(status=up.status, reason=up.reason or None, headers=headers)
+        if up.length is not None:
+            sresp.content_length = up.length
         await sresp.prepare(request)
-        async for chunk in up.content.iter_any():
+        async for chunk in up.body():
             await sresp.write(chunk)
         await sresp.write_eof()
         return sresp

@@ -45,6 +45,16 @@ class Backend(ThreadingHTTPServer):
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:  # echoes the body back, chunked
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(201)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for part in (outer.name.encode() + b":", data):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+
             def log_message(self, *a: Any) -> None:
                 pass
 
@@ -194,6 +204,19 @@ def test_routes_by_host_and_path(env: Env, tls: bool) -> None:
     _status, body, _ = env.get("a.example.test", "/api/q?x=1", tls)
     assert body["path"] == "/api/q?x=1" and body["host"] == "a.example.test"
     assert body["proto"] == ("https" if tls else "http") and body["xff"] == "127.0.0.1"
+
+
+def test_post_body_and_chunked_response(env: Env) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", env.http_port, timeout=5)
+    try:
+        for i in range(3):  # on one client connection, so upstream connections are reused too
+            payload = b"x" * (1000 * i + 1)
+            conn.request("POST", "/exact", body=payload, headers={"Host": "b.example.test"})
+            r = conn.getresponse()
+            assert r.status == 201
+            assert r.read() == b"b-exact:" + payload
+    finally:
+        conn.close()
 
 
 def test_certificate_chosen_by_sni(env: Env) -> None:
