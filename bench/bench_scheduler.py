@@ -214,8 +214,8 @@ async def phase_raw_binding(client: Client, raw: int, nodes: int, concurrency: i
     return raw / (time.perf_counter() - t0)
 
 
-async def phase_scheduler(client: Client, pods: int, profile: bool) -> dict[str, Any]:
-    sched = Scheduler(client)
+async def phase_scheduler(client: Client, pods: int, profile: bool, freeze_gc: bool) -> dict[str, Any]:
+    sched = Scheduler(client, freeze_gc=freeze_gc)
     t_start = time.perf_counter()
     await sched.start()
     await sched.wait_synced(300)
@@ -333,7 +333,7 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         res["raw_bind"] = await phase_raw_binding(client, args.raw, args.nodes, args.concurrency)
         print(f"      raw binding: {res['raw_bind']:.0f} bindings/s", flush=True)
         print("[3/4] scheduler", flush=True)
-        res["sched"] = await phase_scheduler(client, args.pods, args.profile)
+        res["sched"] = await phase_scheduler(client, args.pods, args.profile, args.freeze_gc)
         print(f"      {res['sched']['pods_per_s']:.0f} pods/s ({res['sched']['scheduled']} pods in {res['sched']['elapsed']:.1f} s)", flush=True)
     finally:
         await client.close()
@@ -388,6 +388,7 @@ def main() -> None:
     ap.add_argument("--latency-pods", type=int, default=1000)
     ap.add_argument("--latency-rate", type=float, default=50.0)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--freeze-gc", action="store_true", help="Scheduler(freeze_gc=True): gc.freeze() after the sync")
     ap.add_argument("--no-write", action="store_true", help="print, do not update bench/RESULTS.md")
     args = ap.parse_args()
     pin_self(0)

@@ -12,11 +12,14 @@ command shows.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from kybernetes.scheduler.framework import Code, CycleState, Framework, Status, fit_error_message
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
+from kybernetes.scheduler.table import Array, NodeTable, np
 
 MIN_FEASIBLE_NODES = 100
 MIN_FEASIBLE_PERCENT = 5
@@ -38,8 +41,8 @@ class Decision:
     node: str = ""
     feasible: list[NodeInfo] = field(default_factory=list)
     failed: dict[str, Status] = field(default_factory=dict)
-    scores: dict[str, list[int]] = field(default_factory=dict)
-    totals: list[int] = field(default_factory=list)
+    scores: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    totals: Sequence[int] = field(default_factory=list)
     num_nodes: int = 0
     pre_filter: Status | None = None
     absent: Status | None = None
@@ -67,7 +70,9 @@ class Algorithm:
         self.fw = fw
         self.next_start = 0
 
-    def schedule(self, state: CycleState, pod: PodInfo) -> Decision:
+    def schedule(self, state: CycleState, pod: PodInfo, explain: bool = False) -> Decision:
+        """Decide where `pod` goes. With `explain`, always take the list path so every evaluated node's verdict
+        is recorded (the vector path records verdicts only when nothing fits)."""
         fw = self.fw
         all_nodes = fw.handle.cache.node_list()
         d = Decision(num_nodes=len(all_nodes))
@@ -95,7 +100,11 @@ class Algorithm:
             nodes = [n for n in (cache.get(x) for x in sorted(pre.node_names)) if n is not None]
             plugins = sorted({p.name for p in fw.pre_filter if p.name not in state.skip_filter})
             d.absent = Status(Code.UNRESOLVABLE, (f"node(s) didn't satisfy plugin(s) [{' '.join(plugins)}]",), "")
-        d.feasible = self._find_feasible(state, pod, nodes, d)
+        vector_ok = not explain and pre.node_names is None and not fw.handle.nominator.by_node
+        table = fw.handle.cache.node_table() if vector_ok else None
+        rows = self._find_feasible_vector(state, pod, table, d) if table is not None else None
+        if rows is None:
+            d.feasible = self._find_feasible(state, pod, nodes, d)
         if not d.feasible:
             return d
         if len(d.feasible) == 1:
@@ -106,9 +115,48 @@ class Algorithm:
             d.feasible = []
             d.pre_filter = st
             return d
+        if rows is not None and table is not None:
+            totals, scores = fw.run_score_vector(state, pod, d.feasible, table, rows)
+            best = totals.max()
+            ties = np.flatnonzero(totals == best)
+            d.node = d.feasible[int(ties[0] if len(ties) == 1 else random.choice(ties))].name
+            d.totals, d.scores = totals, scores
+            return d
         d.totals, d.scores = fw.run_score(state, pod, d.feasible)
         d.node = select_host(d.feasible, d.totals)
         return d
+
+    def _find_feasible_vector(self, state: CycleState, pod: PodInfo, table: NodeTable, d: Decision) -> Array | None:
+        """All active filters as numpy masks over every node, then the first `want` from the round-robin start.
+        Returns the chosen rows, or None when some plugin has no vector form or nothing fits (the list path then
+        records every node's reason)."""
+        fw = self.fw
+        mask: Array | bool = True
+        for p in fw.filter:
+            if p.name in state.skip_filter:
+                continue
+            m = p.filter_mask(state, pod, table)
+            if m is None:
+                return None
+            if m is True:
+                continue
+            mask = m if mask is True else mask & m
+        n = table.n
+        if n == 0:
+            return None
+        idx = np.arange(n) if mask is True else np.flatnonzero(mask)
+        if len(idx) == 0:
+            return None
+        want = num_feasible_nodes_to_find(n, fw.percentage)
+        start = self.next_start % n
+        k = int(np.searchsorted(idx, start))
+        rows = np.concatenate((idx[k:], idx[:k]))[:want]
+        processed = n if len(rows) < want else (int(rows[-1]) - start) % n + 1
+        self.next_start = (start + processed) % n
+        d.evaluated = processed
+        picked = itemgetter(*rows.tolist())(table.nodes)
+        d.feasible = list(picked) if len(rows) > 1 else [picked]
+        return rows
 
     def _find_feasible(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], d: Decision) -> list[NodeInfo]:
         n = len(nodes)
@@ -127,7 +175,7 @@ class Algorithm:
             else:
                 chunk = nodes[a:] + nodes[: b - n]
             ok = fw.filter_batch(state, pod, chunk, d.failed)
-            if len(feasible) + len(ok) > want:
+            if ok and len(feasible) + len(ok) >= want:
                 ok = ok[: want - len(feasible)]
                 # Nodes past the last one kept were not "processed" for round-robin purposes.
                 last = ok[-1]

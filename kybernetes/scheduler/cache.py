@@ -15,17 +15,20 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from kybernetes.scheduler import table
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import REGION_LABEL, ZONE_LABEL, PodInfo
+from kybernetes.scheduler.table import NodeTable
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
 class Cache:
-    def __init__(self) -> None:
+    def __init__(self, use_table: bool = True) -> None:
         self.nodes: dict[str, NodeInfo] = {}
         self._ordered: list[NodeInfo] = []
+        self._table: NodeTable | None = None
         self._dirty = True
         self.pods: dict[str, PodInfo] = {}  # key -> assigned or assumed pod
         self.by_namespace: dict[str, dict[str, PodInfo]] = {}
@@ -35,6 +38,7 @@ class Cache:
         self.anti_affinity_pods: set[str] = set()  # keys of placed pods with required anti-affinity
         self.prefer_taint_nodes = 0
         self.image_nodes = 0
+        self.use_table = use_table
 
     # ------------------------------------------------------------------ nodes
     def node_list(self) -> list[NodeInfo]:
@@ -54,7 +58,15 @@ class Cache:
                         out.append(g[i])
             self._ordered = out
             self._dirty = False
+            for ni in self.nodes.values():
+                ni.table = None
+            self._table = table.build(out) if self.use_table else None
         return self._ordered
+
+    def node_table(self) -> NodeTable | None:
+        """numpy columns of the nodes in `node_list()` order (None without numpy)."""
+        self.node_list()
+        return self._table
 
     def _count_flags(self, ni: NodeInfo, sign: int) -> None:
         if ni.prefer_taints:

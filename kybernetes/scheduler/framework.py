@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
+from kybernetes.scheduler.table import Array, NodeTable, np
 
 if TYPE_CHECKING:
     from kybernetes.scheduler.cache import Cache
@@ -118,6 +119,10 @@ class FilterPlugin(Plugin):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         raise NotImplementedError
 
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        """Vector form over every table row: a bool array, True (all rows pass) or None (use `filter_nodes`)."""
+        return None
+
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], failed: dict[str, Status]) -> list[NodeInfo]:
         out: list[NodeInfo] = []
         f = self.filter
@@ -135,6 +140,10 @@ class ScorePlugin(Plugin):
         raise NotImplementedError
 
     def normalize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
+        return None
+
+    def score_vector(self, state: CycleState, pod: PodInfo, table: NodeTable, rows: Array) -> Array | None:
+        """Vector form (already normalized) for the given table rows, or None to use `score_nodes`."""
         return None
 
 
@@ -277,6 +286,23 @@ class Framework:
                     continue
                 return Status(st.code, st.reasons, p.name)
         return None
+
+    def run_score_vector(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], table: NodeTable,
+                         rows: Array) -> tuple[Array, dict[str, Array]]:
+        """run_score over numpy columns; plugins without a vector form are scored on the list and converted."""
+        totals = np.zeros(len(nodes), np.int64)
+        per_plugin: dict[str, Array] = {}
+        for p in self.score:
+            if p.name in state.skip_score:
+                continue
+            v = p.score_vector(state, pod, table, rows)
+            if v is None:
+                scores = p.score_nodes(state, pod, nodes)
+                p.normalize(state, pod, nodes, scores)
+                v = np.asarray(scores, np.int64)
+            per_plugin[p.name] = v
+            totals += v * self.weights[p.name]
+        return totals, per_plugin
 
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[list[int], dict[str, list[int]]]:
         """Weighted total per node, plus each plugin's normalized (unweighted) scores for explanations."""

@@ -8,10 +8,13 @@ sums a node's pods. `clone()` exists for preemption's what-if simulation only.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kybernetes.scheduler import resources as res
 from kybernetes.scheduler.podinfo import PodInfo, Taint
+
+if TYPE_CHECKING:
+    from kybernetes.scheduler.table import NodeTable
 
 Obj = dict[str, Any]
 _HARD = ("NoSchedule", "NoExecute")
@@ -41,6 +44,8 @@ class NodeInfo:
         "req_eph",
         "req_mem",
         "req_scalar",
+        "row",
+        "table",
         "unschedulable",
     )
 
@@ -62,6 +67,8 @@ class NodeInfo:
         self.anti_affinity_pods: set[str] = set()
         self.images: dict[str, int] = {}
         self.generation = 0
+        self.table: NodeTable | None = None
+        self.row = -1
 
     # ------------------------------------------------------------------ node
     def set_node(self, node: Obj) -> None:
@@ -90,6 +97,8 @@ class NodeInfo:
                 images[str(n)] = size
         self.images = images
         self.generation += 1
+        if self.table is not None:
+            self.table.write_node(self)
 
     # ------------------------------------------------------------------ pods
     def add_pod(self, p: PodInfo) -> None:
@@ -110,6 +119,8 @@ class NodeInfo:
             if p.anti_affinity:
                 self.anti_affinity_pods.add(p.key)
         self.generation += 1
+        if self.table is not None:
+            self.table.write_pods(self)
 
     def remove_pod(self, key: str) -> PodInfo | None:
         p = self.pods.pop(key, None)
@@ -130,6 +141,8 @@ class NodeInfo:
         self.affinity_pods.discard(key)
         self.anti_affinity_pods.discard(key)
         self.generation += 1
+        if self.table is not None:
+            self.table.write_pods(self)
         return p
 
     def port_conflict(self, wanted: tuple[tuple[str, str, int], ...]) -> bool:
@@ -156,6 +169,7 @@ class NodeInfo:
         c.ports = Counter(self.ports)
         c.affinity_pods = set(self.affinity_pods)
         c.anti_affinity_pods = set(self.anti_affinity_pods)
+        c.table = None  # a what-if copy must never write the shared columns
         return c
 
     def __repr__(self) -> str:

@@ -53,7 +53,9 @@ class SchedulingQueue:
         self.unschedulable: dict[str, QueuedPod] = {}
         self.in_flight: dict[str, QueuedPod] = {}
         self.scheduling_cycle = 0
-        self.move_request_cycle = -1
+        self.move_request_cycle = -1  # last cycle in which an event could help any pod
+        self._move_cycle_by_plugin: dict[str, int] = {}  # ... or pods rejected by this plugin
+        self._by_plugin: dict[str, set[str]] = {}  # unschedulable pod keys by rejecting plugin
         self._wake = asyncio.Event()
         self._closed = False
         self._last_flush = clock()
@@ -67,10 +69,20 @@ class SchedulingQueue:
                 "unschedulable": len(self.unschedulable), "in_flight": len(self.in_flight)}
 
     # ------------------------------------------------------------ internals
+    def _drop_unschedulable(self, key: str) -> None:
+        qp = self.unschedulable.pop(key, None)
+        if qp is not None:
+            for p in qp.unschedulable_plugins or ("",):
+                keys = self._by_plugin.get(p)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._by_plugin[p]
+
     def _push_active(self, qp: QueuedPod) -> None:
         key = qp.pod.key
         self._backoff_seq.pop(key, None)
-        self.unschedulable.pop(key, None)
+        self._drop_unschedulable(key)
         seq = next(self._seq)
         self._active_seq[key] = seq
         heapq.heappush(self._active, (-qp.pod.priority, qp.timestamp, seq, key))
@@ -79,7 +91,7 @@ class SchedulingQueue:
     def _push_backoff(self, qp: QueuedPod) -> None:
         key = qp.pod.key
         self._active_seq.pop(key, None)
-        self.unschedulable.pop(key, None)
+        self._drop_unschedulable(key)
         seq = next(self._seq)
         self._backoff_seq[key] = seq
         heapq.heappush(self._backoff, (self.backoff_until(qp), seq, key))
@@ -89,7 +101,10 @@ class SchedulingQueue:
         key = qp.pod.key
         self._active_seq.pop(key, None)
         self._backoff_seq.pop(key, None)
+        self._drop_unschedulable(key)
         self.unschedulable[key] = qp
+        for p in qp.unschedulable_plugins or ("",):
+            self._by_plugin.setdefault(p, set()).add(key)
 
     def backoff_duration(self, qp: QueuedPod) -> float:
         if qp.attempts <= 0:
@@ -146,23 +161,34 @@ class SchedulingQueue:
         if key in self._active_seq:
             if old.priority != pod.priority:
                 self._push_active(qp)
-        elif key in self.unschedulable and _scheduling_relevant_change(old, pod):
-            self._requeue(qp)
+        elif key in self.unschedulable:
+            if _scheduling_relevant_change(old, pod):
+                self._requeue(qp)
+            else:
+                self.unschedulable[key] = qp
 
     def delete(self, key: str) -> None:
         self.entries.pop(key, None)
         self.in_flight.pop(key, None)
-        self.unschedulable.pop(key, None)
+        self._drop_unschedulable(key)
         self._active_seq.pop(key, None)
         self._backoff_seq.pop(key, None)
 
     def move_all(self, plugins: Iterable[str] | None = None) -> int:
         """A cluster event happened; retry unschedulable pods rejected by one of `plugins` (None: all)."""
-        self.move_request_cycle = self.scheduling_cycle
-        wanted = None if plugins is None else set(plugins)
+        if plugins is None:
+            self.move_request_cycle = self.scheduling_cycle
+            keys: Iterable[str] = list(self.unschedulable)
+        else:
+            found: set[str] = set(self._by_plugin.get("", ()))
+            for p in plugins:
+                self._move_cycle_by_plugin[p] = self.scheduling_cycle
+                found |= self._by_plugin.get(p, set())
+            keys = found
         moved = 0
-        for qp in list(self.unschedulable.values()):
-            if wanted is None or not qp.unschedulable_plugins or qp.unschedulable_plugins & wanted:
+        for key in keys:
+            qp = self.unschedulable.get(key)
+            if qp is not None:
                 self._requeue(qp)
                 moved += 1
         return moved
@@ -205,7 +231,8 @@ class SchedulingQueue:
         qp.timestamp = self.clock()
         qp.unschedulable_plugins = plugins
         self.entries[key] = qp
-        if self.move_request_cycle >= qp.cycle or not plugins:
+        helped = self.move_request_cycle >= qp.cycle or any(self._move_cycle_by_plugin.get(p, -1) >= qp.cycle for p in plugins)
+        if helped or not plugins:
             self._push_backoff(qp)
         else:
             self._push_unschedulable(qp)

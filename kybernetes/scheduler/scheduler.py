@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -78,6 +79,7 @@ class Scheduler:
         percentage_of_nodes_to_score: int = 0,
         bind_concurrency: int = 128,
         leader_elect: bool = False,
+        freeze_gc: bool = False,
     ) -> None:
         self.client = client
         self.scheduler_name = scheduler_name
@@ -89,6 +91,7 @@ class Scheduler:
         self.recorder = EventRecorder(client, component=scheduler_name)
         self.metrics = Metrics()
         self.leader_elect = leader_elect
+        self.freeze_gc = freeze_gc
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -259,6 +262,9 @@ class Scheduler:
                     break
                 except TimeoutError:
                     log.warning("scheduler: still waiting for the %s informer to sync", inf.path)
+        if self.freeze_gc:
+            # Everything loaded so far is long-lived (informer caches); keep the collector from rescanning it.
+            gc.freeze()
         self.synced.set()
         log.info("scheduler %s: caches synced (%d nodes, %d pods queued)", self.scheduler_name,
                  len(self.cache.nodes), len(self.queue))

@@ -64,7 +64,8 @@ def pod(name: str, cpu: str | None = None, memory: str | None = None, *, namespa
 class Harness:
     """A cache and a default framework; `place` adds running pods, `schedule` makes one decision."""
 
-    def __init__(self, nodes: list[Obj], plugins: list[str] | None = None, percentage: int = 0) -> None:
+    def __init__(self, nodes: list[Obj], plugins: list[str] | None = None, percentage: int = 0, explain: bool = True) -> None:
+        self.explain = explain
         self.cache = Cache()
         self.handle = Handle(self.cache)
         self.pdbs: list[Obj] = []
@@ -84,7 +85,7 @@ class Harness:
     def decide(self, p: Obj) -> tuple[Decision, CycleState, PodInfo]:
         pi = PodInfo(p, int(p["spec"].get("priority") or 0))
         state = CycleState()
-        return self.algo.schedule(state, pi), state, pi
+        return self.algo.schedule(state, pi, explain=self.explain), state, pi
 
     def schedule(self, p: Obj) -> Decision:
         return self.decide(p)[0]

@@ -27,10 +27,11 @@ CP_TAINT = "node-role.kubernetes.io/control-plane"
 
 @cache
 def server_args() -> list[str]:
-    """No node agent; skip the optional components this test does not need, where this build has them."""
+    """No node agent and no controllers (the node lifecycle controller would taint these kubelet-less Nodes
+    unreachable); skip the optional components this test does not need, where this build has them."""
     out = subprocess.run([sys.executable, "-m", "kybernetes.cli.main", "server", "--help"], capture_output=True,
                          text=True, timeout=60).stdout
-    return ["--disable-agent", *(f for f in ("--disable-proxy", "--disable-dns", "--disable-ingress") if f in out)]
+    return ["--disable-agent", "--disable-controllers", *(f for f in ("--disable-proxy", "--disable-dns", "--disable-ingress") if f in out)]
 
 
 @pytest.fixture(scope="module")

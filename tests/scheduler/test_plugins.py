@@ -299,3 +299,27 @@ def test_podinfo_defaults() -> None:
     p = PodInfo(pod("p", cpu="250m"))
     assert p.scheduler_name == "default-scheduler"
     assert (p.cpu, p.nz_cpu, p.nz_mem) == (250, 250, 200 * 2**20)
+
+
+def test_vector_path_matches_list_path() -> None:
+    """The numpy fast path must pick from the same feasible nodes with the same totals as the list path."""
+    import random
+
+    rnd = random.Random(7)
+    nodes = [node(f"n{i:03d}", cpu=str(rnd.choice([1, 2, 4, 8])), memory=f"{rnd.choice([2, 4, 16])}Gi",
+                  pods=rnd.choice([3, 110]), unschedulable=(i % 17 == 0),
+                  taints=[{"key": "t", "effect": "NoSchedule"}] if i % 13 == 0 else None) for i in range(250)]
+    fast, slow = Harness(nodes, explain=False), Harness(nodes, explain=True)
+    for i in range(300):
+        p = pod(f"p{i}", cpu=rnd.choice([None, "100m", "500m", "1", "3"]), memory=rnd.choice([None, "100Mi", "1Gi", "3Gi"]),
+                tolerations=[{"key": "t", "operator": "Exists"}] if i % 5 == 0 else [])
+        df, dsl = fast.schedule(p), slow.schedule(p)
+        assert [n.name for n in df.feasible] == [n.name for n in dsl.feasible]
+        assert list(df.totals) == list(dsl.totals)
+        assert df.ok == dsl.ok
+        if df.ok:
+            pi = PodInfo(p)
+            fast.cache.assume(pi, df.node)
+            slow.cache.assume(pi, df.node)
+        else:
+            assert df.message() == dsl.message()

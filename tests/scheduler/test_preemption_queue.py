@@ -149,3 +149,18 @@ async def test_deleted_while_in_flight_is_dropped() -> None:
 
 def test_status_helpers() -> None:
     assert Status(0, ("a", "b")).message == "a, b"  # type: ignore[arg-type]
+
+
+async def test_only_relevant_events_during_the_attempt_count() -> None:
+    clock = Clock()
+    q = SchedulingQueue(clock=clock)
+    q.add(_pi("a"))
+    q.add(_pi("b"))
+    qa, qb = await q.pop(), await q.pop()
+    assert qa is not None and qb is not None
+    q.move_all(["InterPodAffinity"])  # e.g. a pod was bound somewhere
+    q.add_unschedulable(qa, {"InterPodAffinity"})
+    q.add_unschedulable(qb, {"NodeResourcesFit"})
+    assert set(q.unschedulable) == {qb.pod.key}
+    assert q.stats()["backoff"] == 1
+    assert q.move_all(["NodeResourcesFit", "NodePorts"]) == 1

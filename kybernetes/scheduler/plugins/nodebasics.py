@@ -17,6 +17,7 @@ from kybernetes.scheduler.framework import (
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo, Taint, tolerates_all
+from kybernetes.scheduler.table import Array, NodeTable
 
 UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "", "NoSchedule")
 
@@ -48,6 +49,11 @@ class NodeUnschedulable(FilterPlugin):
             return unschedulable(self.name, self.REASON, resolvable=False)
         return None
 
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        if not table.unsched.any() or self._tolerated(pod):
+            return True
+        return ~table.unsched
+
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], failed: dict[str, Status]) -> list[NodeInfo]:
         bad = [n for n in nodes if n.unschedulable]
         if not bad or self._tolerated(pod):
@@ -68,6 +74,15 @@ class TaintToleration(FilterPlugin, ScorePlugin):
         if taint is None:
             return None
         return unschedulable(self.name, f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}", resolvable=False)
+
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        if not table.tainted_rows:
+            return True
+        mask = ~table.tainted
+        for row, ni in table.tainted_rows.items():
+            if self.filter(state, pod, ni) is None:
+                mask[row] = True
+        return mask
 
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], failed: dict[str, Status]) -> list[NodeInfo]:
         out: list[NodeInfo] = []

@@ -23,6 +23,7 @@ from kybernetes.scheduler.framework import (
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
+from kybernetes.scheduler.table import Array, NodeTable, np
 
 
 def insufficient(pod: PodInfo, n: NodeInfo) -> tuple[list[str], bool]:
@@ -58,6 +59,28 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         if not reasons:
             return None
         return Status(Code.UNRESOLVABLE if unresolvable else Code.UNSCHEDULABLE, tuple(reasons), self.name)
+
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        if pod.scalar:
+            return None
+        t = table
+        m = t.pod_count < t.alloc_pods
+        if pod.cpu:
+            m &= (t.alloc_cpu - t.req_cpu) >= pod.cpu
+        if pod.mem:
+            m &= (t.alloc_mem - t.req_mem) >= pod.mem
+        if pod.eph:
+            m &= (t.alloc_eph - t.req_eph) >= pod.eph
+        return m
+
+    def score_vector(self, state: CycleState, pod: PodInfo, table: NodeTable, rows: Array) -> Array | None:
+        ac, am = table.alloc_cpu[rows], table.alloc_mem[rows]
+        rc, rm = table.nz_cpu[rows] + pod.nz_cpu, table.nz_mem[rows] + pod.nz_mem
+        wc, wm = ac > 0, am > 0
+        sc = np.where(wc & (rc <= ac), (ac - rc) * MAX_NODE_SCORE // np.maximum(ac, 1), 0)
+        sm = np.where(wm & (rm <= am), (am - rm) * MAX_NODE_SCORE // np.maximum(am, 1), 0)
+        weights = wc.astype(np.int64) + wm
+        return np.where(weights > 0, (sc + sm) // np.maximum(weights, 1), 0)
 
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], failed: dict[str, Status]) -> list[NodeInfo]:
         out: list[NodeInfo] = []
@@ -111,6 +134,13 @@ class NodeResourcesBalancedAllocation(ScorePlugin):
         if not pod.cpu and not pod.mem:
             return SKIP  # best-effort pods would all pile onto the same node (kubernetes#129138)
         return None
+
+    def score_vector(self, state: CycleState, pod: PodInfo, table: NodeTable, rows: Array) -> Array | None:
+        ac, am = table.alloc_cpu[rows], table.alloc_mem[rows]
+        fc = np.minimum((table.req_cpu[rows] + pod.cpu) / np.maximum(ac, 1), 1.0)
+        fm = np.minimum((table.req_mem[rows] + pod.mem) / np.maximum(am, 1), 1.0)
+        scores = ((1 - np.abs(fc - fm) / 2) * MAX_NODE_SCORE).astype(np.int64)
+        return np.where((ac > 0) & (am > 0), scores, MAX_NODE_SCORE)
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         pc, pm = pod.cpu, pod.mem
