@@ -132,6 +132,11 @@ class Agent:
             p = Path("/sys/fs/cgroup") / ctrl / self.cgroup_root
             if p.exists():
                 found.append(f"cgroup {p}")
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            for line in f:
+                mnt = line.split()[4]
+                if mnt.startswith((str(self.data_dir), str(self.run_dir))):
+                    found.append(f"mount {mnt}")
         rec = self.data_dir / "runtime" / "sandboxes"
         if rec.is_dir() and any(rec.iterdir()):
             found.append(f"sandbox records {sorted(p.name for p in rec.iterdir())}")
@@ -182,6 +187,12 @@ def _agent_fixture(rootless: bool) -> Callable[..., Iterator[Agent]]:
 
 root_agent = pytest.fixture(scope="module")(_agent_fixture(False))
 rootless_agent = pytest.fixture(scope="module")(_agent_fixture(True))
+
+
+@pytest.fixture(scope="module", params=["root", "rootless"])
+def agent(request: pytest.FixtureRequest, kserver: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """An agent in each mode (root mode skips without root)."""
+    yield from _agent_fixture(request.param == "rootless")(kserver, tmp_path_factory)
 
 
 @pytest.fixture
@@ -267,6 +278,25 @@ async def wait_pod(
                         return last
         except TimeoutError:
             raise AssertionError(f"timed out waiting for pod {ns}/{name} {what}; last seen:\n{_brief(last)}") from None
+
+
+async def wait_event(api: Client, ns: str, pred: Callable[[Obj], bool], timeout: float, what: str) -> Obj:
+    """Watch the namespace's Events until one satisfies `pred`."""
+    path = resource_path("", "v1", "events", namespace=ns)
+    lst = await api.get(path)
+    for e in lst.get("items") or []:
+        if pred(e):
+            return dict(e)
+    try:
+        async with asyncio.timeout(timeout):
+            rv = str((lst.get("metadata") or {}).get("resourceVersion", ""))
+            async for ev in api.watch(path, rv, timeout_seconds=int(timeout) + 1):
+                obj = ev.get("object") or {}
+                if ev.get("type") in ("ADDED", "MODIFIED") and pred(obj):
+                    return dict(obj)
+    except TimeoutError:
+        pass
+    raise AssertionError(f"no event {what} within {timeout}s")
 
 
 def _brief(pod: Obj | None) -> str:

@@ -6,7 +6,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,31 +19,14 @@ from tests.kubelet.conftest import (
     cstatus,
     eventually,
     get_pod,
-    need_root,
-    new_agent,
     pod_manifest,
     read,
     ready,
     runtime_record,
     wait_pod,
 )
-from tests.support.cluster import Server
 
 pytestmark = [pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module", params=["root", "rootless"])
-def agent(request: pytest.FixtureRequest, kserver: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    if request.param == "root":
-        need_root()
-    a = new_agent(kserver, tmp_path_factory.mktemp("agent"), request.param == "rootless")
-    a.start()
-    try:
-        yield a
-    finally:
-        a.stop()
-        left = a.leftovers()
-        assert not left, "the agent left things behind:\n" + "\n".join(left) + "\n" + "".join(a.output[-80:])
 
 
 def scratch() -> Path:
