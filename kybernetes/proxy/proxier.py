@@ -98,7 +98,11 @@ class NftProxier:
         ensure_sysctls()
         await self.factory.start()
         await self.factory.wait_synced(60.0)
-        await self.sync()
+        try:
+            await self.sync()
+        except NftError as e:  # keep the node running; the sync loop retries with backoff
+            log.error("service proxy: first sync failed: %s", e)
+            self.loop.trigger()
         self.loop.start()
 
     async def stop(self) -> None:
@@ -114,7 +118,12 @@ class NftProxier:
     async def sync(self) -> None:
         ports = self.watch.ports()
         rs = self.renderer.render(ports, self._applied, fresh=self._applied is None)
-        await nft_apply(rs.script, self.nft)
+        try:
+            await nft_apply(rs.script, self.nft)
+        except NftError:
+            # The table is not what we think (someone deleted it, or a partial state): rebuild it whole next time.
+            self._applied = None
+            raise
         self._applied = rs
         udp = _udp_targets(ports, self.node_name)
         await self._clear_stale_udp(self._udp, udp)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from kybernetes.proxy.nftables import _h
 from kybernetes.proxy.nodeaddr import primary_ipv4
 from kybernetes.proxy.proxier import table_name
 from tests.proxy.helpers import (
@@ -119,6 +121,7 @@ def test_not_ready_endpoint_leaves_rotation_without_failures(env: Env) -> None:
     apply(env.srv, service("rot", [{"name": "http", "port": 80}]), two_endpoints(env, "rot"))
     url = f"http://{env.vip('rot')}/"
     wait_until(lambda: set(who(url, 20)) == {"pod-a", "pod-b"}, what="both endpoints")
+    assert f"ep-{_h('default/rot:http/TCP', env.b.ip, str(PORT))}" in env.ruleset()
     failures: list[BaseException] = []
     stop = threading.Event()
 
@@ -133,6 +136,10 @@ def test_not_ready_endpoint_leaves_rotation_without_failures(env: Env) -> None:
     t.start()
     try:
         apply(env.srv, two_endpoints(env, "rot", ready_b=False))
+        t0 = time.monotonic()
+        chain = f"ep-{_h('default/rot:http/TCP', env.b.ip, str(PORT))}"  # pod-b's endpoint chain for this port
+        wait_until(lambda: chain not in env.ruleset(), what="pod-b's rule to go")
+        assert time.monotonic() - t0 < 1.0  # changes apply within a second
         wait_until(lambda: set(who(url, 20)) == {"pod-a"}, what="pod-b to leave rotation")
     finally:
         stop.set()
