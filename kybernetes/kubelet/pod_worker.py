@@ -49,6 +49,7 @@ NO_COMMAND = (
 )
 MAX_TERMINATION_MESSAGE = 4096
 MIN_GRACE_AFTER_PRESTOP = 2.0
+FORCE_DELETE_GRACE = 1.0
 LABEL_UID = "io.kubernetes.pod.uid"
 LABEL_CONTAINER = "io.kubernetes.container.name"
 
@@ -565,6 +566,8 @@ class PodWorker:
     def grace_period(self) -> float:
         meta = self.pod.get("metadata") or {}
         g = meta.get("deletionGracePeriodSeconds")
+        if g is None and self.gone:
+            g = FORCE_DELETE_GRACE  # removed from the API without a graceful deletion: the user wants it gone now
         if g is None:
             g = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         return max(0.0, float(g))
