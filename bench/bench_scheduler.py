@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -214,8 +215,8 @@ async def phase_raw_binding(client: Client, raw: int, nodes: int, concurrency: i
     return raw / (time.perf_counter() - t0)
 
 
-async def phase_scheduler(client: Client, pods: int, profile: bool, freeze_gc: bool) -> dict[str, Any]:
-    sched = Scheduler(client, freeze_gc=freeze_gc)
+async def phase_scheduler(client: Client, pods: int, profile: bool, tune_gc: bool) -> dict[str, Any]:
+    sched = Scheduler(client, tune_gc=tune_gc)
     t_start = time.perf_counter()
     await sched.start()
     await sched.wait_synced(300)
@@ -223,6 +224,16 @@ async def phase_scheduler(client: Client, pods: int, profile: bool, freeze_gc: b
     prof = cProfile.Profile() if profile else None
     if prof is not None:
         prof.enable()
+    gc_time = [0.0, 0.0, 0]  # seconds in collections, start of the current one, full collections
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_time[1] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[1]
+            gc_time[2] += info.get("generation") == 2
+
+    gc.callbacks.append(on_gc)
     first: float | None = None
     samples: list[int] = []
     last_count, last_t = 0, time.perf_counter()
@@ -237,6 +248,7 @@ async def phase_scheduler(client: Client, pods: int, profile: bool, freeze_gc: b
         if now - t_synced > 600:
             break
     t_done = time.perf_counter()
+    gc.callbacks.remove(on_gc)
     if prof is not None:
         prof.disable()
     m = sched.metrics
@@ -249,6 +261,7 @@ async def phase_scheduler(client: Client, pods: int, profile: bool, freeze_gc: b
         "algorithm_share": m.algorithm_seconds / max(elapsed, 1e-9), "attempts": m.attempts,
         "unschedulable": m.unschedulable, "errors": m.errors, "events_dropped": sched.recorder.dropped,
         "per_second_p50": statistics.median(samples) if samples else 0.0,
+        "gc_share": gc_time[0] / max(t_done - t_synced, 1e-9), "gc_full": gc_time[2],
     }
     if prof is not None:
         buf = io.StringIO()
@@ -333,7 +346,7 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         res["raw_bind"] = await phase_raw_binding(client, args.raw, args.nodes, args.concurrency)
         print(f"      raw binding: {res['raw_bind']:.0f} bindings/s", flush=True)
         print("[3/4] scheduler", flush=True)
-        res["sched"] = await phase_scheduler(client, args.pods, args.profile, args.freeze_gc)
+        res["sched"] = await phase_scheduler(client, args.pods, args.profile, args.tune_gc)
         print(f"      {res['sched']['pods_per_s']:.0f} pods/s ({res['sched']['scheduled']} pods in {res['sched']['elapsed']:.1f} s)", flush=True)
     finally:
         await client.close()
@@ -364,6 +377,8 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         f"{s['pods_per_s'] / raw:.2f} of raw binding; {s['pods_per_s'] / 680:.2f} of upstream's CI floor (680 pods/s, Go, 64-core) |",
         f"| share of the scheduler process spent in the decision itself | {s['algorithm_share'] * 100:.0f} % "
         f"({s['algorithm_ms']:.2f} ms per attempt) | |",
+        f"| share of the scheduler process spent in garbage collection | {s['gc_share'] * 100:.0f} % "
+        f"({s['gc_full']} full collections){' with Scheduler(tune_gc=True)' if args.tune_gc else ''} | |",
         f"| informer sync of {args.nodes} nodes + {args.pods + args.placed + args.raw} pods | {s['sync_s']:.1f} s | |",
         f"| PodInfo parse (per pod event) | {a['podinfo_us']:.0f} µs | |",
         f"| setup: node creates / pod creates | {r['setup']['nodes_per_s']:.0f}/s / {r['setup']['pod_creates_per_s']:.0f}/s | |",
@@ -388,7 +403,7 @@ def main() -> None:
     ap.add_argument("--latency-pods", type=int, default=1000)
     ap.add_argument("--latency-rate", type=float, default=50.0)
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--freeze-gc", action="store_true", help="Scheduler(freeze_gc=True): gc.freeze() after the sync")
+    ap.add_argument("--tune-gc", action="store_true", help="Scheduler(tune_gc=True): gc.freeze() and gc.set_threshold(50000, 50, 100) after the sync")
     ap.add_argument("--no-write", action="store_true", help="print, do not update bench/RESULTS.md")
     args = ap.parse_args()
     pin_self(0)

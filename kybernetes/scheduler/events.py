@@ -1,8 +1,9 @@
 """Events the scheduler reports (Scheduled, FailedScheduling, Preempted), written without slowing scheduling.
 
 Like client-go's broadcaster, `event()` never blocks: it puts the event on a bounded queue that two writer
-tasks drain, and drops events when the queue is full. Two writers (against up to 128 binding requests) keep
-events from competing with bindings during a burst; they catch up afterwards. Repeats of the same (object, reason, message) bump the
+tasks drain, and drops events when the queue is full. While the scheduling queue has pods ready to try, the
+writers wait (unless half the queue is full): on a small machine every HTTP request costs the scheduler CPU, and
+placing pods matters more than reporting it. Timestamps are taken when the event happens, not when written. Repeats of the same (object, reason, message) bump the
 existing Event's count and lastTimestamp instead of creating a new object, so `kubectl describe pod` shows
 `(x3 over 20s)` as with the real scheduler.
 """
@@ -25,13 +26,14 @@ Obj = dict[str, Any]
 
 class EventRecorder:
     def __init__(self, client: Client, component: str = "default-scheduler", instance: str = "",
-                 max_queue: int = 10000, workers: int = 2) -> None:
+                 max_queue: int = 10000, workers: int = 2, idle: asyncio.Event | None = None) -> None:
         self.client = client
+        self.idle = idle
         self.component = component
         self.instance = instance
         self.workers = workers
         self.dropped = 0
-        self._q: asyncio.Queue[tuple[Obj, str, str, str, str]] = asyncio.Queue(max_queue)
+        self._q: asyncio.Queue[tuple[Obj, str, str, str, str, str]] = asyncio.Queue(max_queue)
         self._seen: OrderedDict[tuple[str, str, str], tuple[str, int]] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -53,12 +55,16 @@ class EventRecorder:
 
     def event(self, obj: Obj, type_: str, reason: str, action: str, message: str) -> None:
         try:
-            self._q.put_nowait((obj, type_, reason, action, message))
+            self._q.put_nowait((obj, type_, reason, action, message, now_rfc3339()))
         except asyncio.QueueFull:
             self.dropped += 1
 
     async def _worker(self) -> None:
         while True:
+            # Placement first: while pods are waiting to be scheduled, events wait (unless the backlog grows).
+            while self.idle is not None and not self.idle.is_set() and self._q.qsize() < self._q.maxsize // 2:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.idle.wait(), 0.5)
             item = await self._q.get()
             try:
                 await self._write(*item)
@@ -69,12 +75,11 @@ class EventRecorder:
             finally:
                 self._q.task_done()
 
-    async def _write(self, obj: Obj, type_: str, reason: str, action: str, message: str) -> None:
+    async def _write(self, obj: Obj, type_: str, reason: str, action: str, message: str, now: str) -> None:
         meta = obj.get("metadata") or {}
         ns = str(meta.get("namespace") or "default")
         uid = str(meta.get("uid") or "")
         key = (uid, reason, message)
-        now = now_rfc3339()
         seen = self._seen.get(key)
         if seen is not None:
             name, count = seen

@@ -57,6 +57,7 @@ class SchedulingQueue:
         self._move_cycle_by_plugin: dict[str, int] = {}  # ... or pods rejected by this plugin
         self._by_plugin: dict[str, set[str]] = {}  # unschedulable pod keys by rejecting plugin
         self._wake = asyncio.Event()
+        self.idle = asyncio.Event()  # set while pop() waits: no pod is ready to be tried
         self._closed = False
         self._last_flush = clock()
 
@@ -211,8 +212,10 @@ class SchedulingQueue:
                 if not qp.initial_attempt:
                     qp.initial_attempt = now
                 self.in_flight[key] = qp
+                self.idle.clear()
                 return qp
             self._wake.clear()
+            self.idle.set()
             timeout = max(self._backoff[0][0] - now, 0.001) if self._backoff else UNSCHEDULABLE_FLUSH
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)

@@ -79,7 +79,7 @@ class Scheduler:
         percentage_of_nodes_to_score: int = 0,
         bind_concurrency: int = 128,
         leader_elect: bool = False,
-        freeze_gc: bool = False,
+        tune_gc: bool = False,
     ) -> None:
         self.client = client
         self.scheduler_name = scheduler_name
@@ -88,10 +88,10 @@ class Scheduler:
         self.handle = Handle(self.cache, client=client)
         self.framework = build_framework(self.handle, scheduler_name, plugins, weights, percentage_of_nodes_to_score)
         self.algorithm = Algorithm(self.framework)
-        self.recorder = EventRecorder(client, component=scheduler_name)
+        self.recorder = EventRecorder(client, component=scheduler_name, idle=self.queue.idle)
         self.metrics = Metrics()
         self.leader_elect = leader_elect
-        self.freeze_gc = freeze_gc
+        self.tune_gc = tune_gc
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
@@ -262,9 +262,11 @@ class Scheduler:
                     break
                 except TimeoutError:
                     log.warning("scheduler: still waiting for the %s informer to sync", inf.path)
-        if self.freeze_gc:
-            # Everything loaded so far is long-lived (informer caches); keep the collector from rescanning it.
+        if self.tune_gc:
+            # Informer caches are long-lived and acyclic (freed by reference counting): freeze what the sync
+            # loaded and collect young objects far less often. Process-wide, so only on request.
             gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
         self.synced.set()
         log.info("scheduler %s: caches synced (%d nodes, %d pods queued)", self.scheduler_name,
                  len(self.cache.nodes), len(self.queue))
