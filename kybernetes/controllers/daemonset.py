@@ -300,6 +300,7 @@ class DaemonSetController(Controller):
         for name in eligible:
             here = [p for p in by_node.get(name, []) if not meta(p).get("deletionTimestamp") and not is_terminal(p)]
             if not here:
+                unavailable += 1  # its replacement is still on the way
                 continue
             new = [p for p in here if (meta(p).get("labels") or {}).get(history.HASH_LABEL) == h]
             old = [p for p in here if p not in new]
