@@ -35,12 +35,15 @@ def wait_until(fn: Callable[[], T | None], timeout: float = 10.0, what: str = "c
 
 
 @contextlib.contextmanager
-def service_server(tmp: Path, *extra: str) -> Iterator[tuple[Server, str, str]]:
-    """A kyb server on a private /24 service range and node name; yields (server, node name, service cidr)."""
+def service_server(tmp: Path, *extra: str, agent: bool = False) -> Iterator[tuple[Server, str, str]]:
+    """A kyb server on a private /24 service range and node name; yields (server, node name, service cidr).
+
+    Without `agent` it runs no kubelet: tests stand in for pods with their own namespaces and EndpointSlices.
+    """
     node = f"kybtest-{uuid.uuid4().hex[:6]}"
     cidr = f"10.43.{random.randint(100, 250)}.0/24"
-    args = ["--node-name", node, "--service-cidr", cidr, "--disable-agent", "--ingress-http-port", str(free_port()),
-            "--ingress-https-port", str(free_port()), *extra]
+    args = ["--node-name", node, "--service-cidr", cidr, "--ingress-http-port", str(free_port()),
+            "--ingress-https-port", str(free_port()), *([] if agent else ["--disable-agent"]), *extra]
     with running_server(tmp, "sqlite", extra_args=args) as srv:
         yield srv, node, cidr
 
