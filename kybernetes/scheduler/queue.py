@@ -244,6 +244,10 @@ class SchedulingQueue:
         """After an error (e.g. binding failed): retry after backoff."""
         self.add_unschedulable(qp, set())
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         self._closed = True
         self._wake.set()

@@ -79,23 +79,34 @@ class Scheduler:
         percentage_of_nodes_to_score: int = 0,
         bind_concurrency: int = 128,
         leader_elect: bool = False,
+        leader_election: Mapping[str, Any] | None = None,
         tune_gc: bool = False,
     ) -> None:
         self.client = client
         self.scheduler_name = scheduler_name
-        self.cache = Cache()
-        self.queue = SchedulingQueue()
-        self.handle = Handle(self.cache, client=client)
-        self.framework = build_framework(self.handle, scheduler_name, plugins, weights, percentage_of_nodes_to_score)
-        self.algorithm = Algorithm(self.framework)
-        self.recorder = EventRecorder(client, component=scheduler_name, idle=self.queue.idle)
+        self._profile = (plugins, weights, percentage_of_nodes_to_score)
+        self._bind_concurrency = bind_concurrency
         self.metrics = Metrics()
         self.leader_elect = leader_elect
+        self.leader_election = dict(leader_election or {})  # LeaderElector options (lease_duration, ...)
         self.tune_gc = tune_gc
-        self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._elector: Any = None
+        self._running = False
+        self._build()
+
+    def _build(self) -> None:
+        """Fresh cache, queue, informers and plugins (again after each lost leadership term)."""
+        client = self.client
+        plugins, weights, percentage = self._profile
+        self.cache = Cache()
+        self.queue = SchedulingQueue()
+        self.handle = Handle(self.cache, client=client)
+        self.framework = build_framework(self.handle, self.scheduler_name, plugins, weights, percentage)
+        self.algorithm = Algorithm(self.framework)
+        self.recorder = EventRecorder(client, component=self.scheduler_name, idle=self.queue.idle)
+        self._bind_slots = asyncio.Semaphore(self._bind_concurrency)
         self.priority_values: dict[str, int] = {}
         self.default_priority = 0
         self.pods = Informer(client, "", "v1", "pods")
@@ -114,19 +125,29 @@ class Scheduler:
         if self.leader_elect:
             from kybernetes.client.leaderelection import LeaderElector
 
-            self._elector = LeaderElector(self.client, name="kube-scheduler", on_started_leading=self._run_components,
-                                          on_stopped_leading=self._stop_components)
+            opts: dict[str, Any] = {"name": "kube-scheduler", **self.leader_election}
+            self._elector = LeaderElector(self.client, on_started_leading=self._run_components,
+                                          on_stopped_leading=self._stop_components, **opts)
             await self._elector.start()
         else:
             await self._run_components()
 
+    @property
+    def is_active(self) -> bool:
+        """Scheduling now (always, unless leader election is on and another instance holds the Lease)."""
+        return self._running
+
     async def _run_components(self) -> None:
+        if self._loop_task is not None or self.queue.closed:
+            self._build()
+        self._running = True
         self.recorder.start()
         for inf in (self.priority_classes, self.namespaces, self.pdbs, self.nodes, self.pods):
             await inf.start()
         self._loop_task = asyncio.create_task(self._run(), name="scheduler")
 
     async def _stop_components(self) -> None:
+        self._running = False
         self.queue.close()
         if self._loop_task is not None:
             self._loop_task.cancel()
@@ -284,6 +305,12 @@ class Scheduler:
                 self.metrics.errors += 1
                 self.queue.add_backoff(qp)
             await asyncio.sleep(0)
+
+    def explain(self, pod: Obj) -> Decision:
+        """Where would this pod go now, and why not elsewhere: every evaluated node's verdict and each plugin's
+        scores, without assuming or binding anything (what a `why` command shows)."""
+        p = PodInfo(pod, self.priority_of(pod))
+        return Algorithm(self.framework).schedule(CycleState(), p, explain=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         t = asyncio.create_task(coro)

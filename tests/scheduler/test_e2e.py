@@ -176,3 +176,49 @@ def test_preemption_end_to_end(srv: Server) -> None:
     assert any("Preempted by pod" in e["message"] for e in json.loads(events)["items"])
     srv.kubectl("delete", "pod", "-n", "pre", "low-0", "low-1", "--force", "--grace-period=0")
     assert wait_for("vip bound", lambda: get(srv, "pre", "vip")["spec"].get("nodeName")) == "pre-0"
+
+
+async def test_leader_election_keeps_one_scheduler_active(tmp_path: Path) -> None:
+    import asyncio
+
+    from kybernetes.client.rest import Client
+    from kybernetes.hollow.__main__ import client_from_kubeconfig
+    from kybernetes.scheduler.scheduler import Scheduler
+
+    async def until(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            v = fn()
+            if asyncio.iscoroutine(v):
+                v = await v
+            if v:
+                return v
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async def bound(c: Client, name: str) -> str:
+        p = await c.get(f"/api/v1/namespaces/default/pods/{name}")
+        return str(p["spec"].get("nodeName") or "")
+
+    with running_server(tmp_path, "sqlite", extra_args=[*server_args(), "--disable-scheduler"]) as s:
+        clients = [client_from_kubeconfig(s.kubeconfig) for _ in range(3)]
+        fast = {"lease_duration": 4.0, "renew_deadline": 3.0, "retry_period": 0.3}
+        a, b = (Scheduler(c, leader_elect=True, leader_election=fast) for c in clients[:2])
+        try:
+            await a.start()
+            await b.start()
+            leader = await until("a leader", lambda: a if a.is_active else b if b.is_active else None)
+            other = b if leader is a else a
+            assert not other.is_active
+            s.kubectl("apply", "-f", "-", input=node_yaml("le-0"))
+            s.kubectl("apply", "-f", "-", input=pod_yaml("one"))
+            assert await until("one bound", lambda: bound(clients[2], "one")) == "le-0"
+            await leader.stop()  # releases the Lease at once
+            await until("takeover", lambda: other.is_active)
+            s.kubectl("apply", "-f", "-", input=pod_yaml("two"))
+            assert await until("two bound", lambda: bound(clients[2], "two")) == "le-0"
+        finally:
+            await a.stop()
+            await b.stop()
+            for c in clients:
+                await c.close()
