@@ -76,7 +76,10 @@ class NodeInfo:
         meta = node.get("metadata") or {}
         spec = node.get("spec") or {}
         status = node.get("status") or {}
-        self.labels = meta.get("labels") or {}
+        labels = meta.get("labels") or {}
+        if self.table is not None and labels != self.labels:
+            self.table.masks.clear()
+        self.labels = labels
         self.unschedulable = bool(spec.get("unschedulable"))
         taints = [
             Taint(str(t.get("key") or ""), str(t.get("value") or ""), str(t.get("effect") or ""))

@@ -12,6 +12,7 @@ numpy is optional: without it `build` returns None and everything runs on the li
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -28,8 +29,10 @@ __all__ = ["Array", "NodeTable", "build", "np"]
 
 
 class NodeTable:
-    __slots__ = ("alloc_cpu", "alloc_eph", "alloc_mem", "alloc_pods", "n", "nodes", "nz_cpu", "nz_mem", "pod_count",
-                 "req_cpu", "req_eph", "req_mem", "tainted", "tainted_rows", "unsched")
+    __slots__ = ("alloc_cpu", "alloc_eph", "alloc_mem", "alloc_pods", "masks", "n", "nodes", "nz_cpu", "nz_mem",
+                 "pod_count", "req_cpu", "req_eph", "req_mem", "tainted", "tainted_rows", "unsched")
+
+    MAX_MASKS = 512
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         assert np is not None
@@ -50,6 +53,7 @@ class NodeTable:
         self.unsched = np.zeros(n, bool)
         self.tainted = np.zeros(n, bool)
         self.tainted_rows: dict[int, NodeInfo] = {}
+        self.masks: dict[Hashable, Array] = {}
         for row, ni in enumerate(nodes):
             ni.table = self
             ni.row = row
@@ -68,6 +72,17 @@ class NodeTable:
             self.tainted_rows[r] = ni
         else:
             self.tainted_rows.pop(r, None)
+
+    def label_mask(self, key: Hashable, match: Callable[[NodeInfo], bool]) -> Array:
+        """A cached per-node bool column for a label predicate (e.g. one nodeSelector), keyed by `key`;
+        forgotten whenever any node's labels change."""
+        m = self.masks.get(key)
+        if m is None:
+            if len(self.masks) >= self.MAX_MASKS:
+                self.masks.clear()
+            m = np.fromiter((match(ni) for ni in self.nodes), bool, self.n)
+            self.masks[key] = m
+        return m
 
     def write_pods(self, ni: NodeInfo) -> None:
         r = ni.row

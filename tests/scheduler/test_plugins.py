@@ -307,12 +307,15 @@ def test_vector_path_matches_list_path() -> None:
 
     rnd = random.Random(7)
     nodes = [node(f"n{i:03d}", cpu=str(rnd.choice([1, 2, 4, 8])), memory=f"{rnd.choice([2, 4, 16])}Gi",
-                  pods=rnd.choice([3, 110]), unschedulable=(i % 17 == 0),
+                  pods=rnd.choice([3, 110]), unschedulable=(i % 17 == 0), labels={"zone": f"z{i % 3}", "disk": rnd.choice(["ssd", "hdd"])},
                   taints=[{"key": "t", "effect": "NoSchedule"}] if i % 13 == 0 else None) for i in range(250)]
     fast, slow = Harness(nodes, explain=False), Harness(nodes, explain=True)
     for i in range(300):
         p = pod(f"p{i}", cpu=rnd.choice([None, "100m", "500m", "1", "3"]), memory=rnd.choice([None, "100Mi", "1Gi", "3Gi"]),
-                tolerations=[{"key": "t", "operator": "Exists"}] if i % 5 == 0 else [])
+                tolerations=[{"key": "t", "operator": "Exists"}] if i % 5 == 0 else [],
+                nodeSelector={"disk": "ssd"} if i % 4 == 0 else {},
+                affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["z1"]}]}]}}} if i % 3 == 0 else {})
         df, dsl = fast.schedule(p), slow.schedule(p)
         assert [n.name for n in df.feasible] == [n.name for n in dsl.feasible]
         assert list(df.totals) == list(dsl.totals)

@@ -18,6 +18,7 @@ from kybernetes.scheduler.framework import (
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
+from kybernetes.scheduler.table import Array, NodeTable
 
 REASON = "node(s) didn't match Pod's node affinity/selector"
 
@@ -48,6 +49,10 @@ class NodeAffinity(FilterPlugin, ScorePlugin):
         if pod.matches_node_selector(node.name, node.labels):
             return None
         return unschedulable(self.name, REASON, resolvable=False)
+
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        key = ("NodeAffinity", frozenset(pod.node_selector.items()), pod.node_affinity)
+        return table.label_mask(key, lambda n: pod.matches_node_selector(n.name, n.labels))
 
     def filter_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], failed: dict[str, Status]) -> list[NodeInfo]:
         out: list[NodeInfo] = []
