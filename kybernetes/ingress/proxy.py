@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 
 from kybernetes.ingress.routes import Backend, RouteTable
 from kybernetes.ingress.upstream import ConnectError, Pool, Response, UpstreamError
+from kybernetes.ingress.websocket import WebSocketRelay, is_websocket
 from kybernetes.proxy.model import Endpoint
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,12 @@ class IngressProxy:
         self._rr = itertools.count()
         self._dead: dict[tuple[str, int], float] = {}
         self.pool = Pool()
+        self.websockets = WebSocketRelay()
         self.requests = 0
 
     async def close(self) -> None:
         await self.pool.close()
+        await self.websockets.close()
 
     def _candidates(self, eps: list[Endpoint]) -> list[Endpoint]:
         if not eps:
@@ -94,6 +97,11 @@ class IngressProxy:
         eps = self._candidates(self.resolve(backend))
         if not eps:
             return web.Response(status=503, text="503 no endpoints available\n")
+        if is_websocket(request):
+            peer, host = request.remote or "", request.host or ""
+            fwd = {"Host": host, "X-Forwarded-For": peer, "X-Forwarded-Proto": request.scheme, "X-Forwarded-Host": host, "X-Real-IP": peer}
+            ws = await self.websockets.relay(request, eps, fwd)
+            return ws if ws is not None else web.Response(status=502, text="502 bad gateway\n")
         body = await request.read()
         head = self._head(request, body)
         for ep in eps:

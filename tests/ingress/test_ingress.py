@@ -3,6 +3,7 @@ for pods (their EndpointSlices are written by hand), requests over HTTP and HTTP
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
@@ -16,7 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from cryptography import x509
 
 from kybernetes.pki import CertPair, issue, make_ca
@@ -247,3 +250,50 @@ def test_restart_keeps_routing(env: Env, tmp_path: Path) -> None:
     env.srv.start()
     assert wait_until(lambda: env.name("b.example.test", "/exact"), timeout=20) == "b-exact"
     assert env.get("b.example.test", "/", tls=True)[2] == "b.example.test"
+
+
+def _ws_echo_server() -> tuple[int, asyncio.AbstractEventLoop, web.AppRunner]:
+    """An aiohttp WebSocket echo server on loopback, on its own loop in a thread."""
+    loop = asyncio.new_event_loop()
+    started: list[int] = []
+    ready = threading.Event()
+    app = web.Application()
+    runner = web.AppRunner(app)
+
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            await ws.send_str(f"echo {msg.data} via {request.headers.get('X-Forwarded-Proto')}")
+        return ws
+
+    async def start() -> None:
+        app.router.add_get("/ws", echo)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        started.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        ready.set()
+
+    threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True).start()
+    ready.wait(10)
+    return started[0], loop, runner
+
+
+def test_websocket_passthrough(env: Env) -> None:
+    port, loop, runner = _ws_echo_server()
+    try:
+        apply(env.srv, service("ws", [{"name": "http", "port": 80}]), *slices_for("ws", [port]),
+              ingress("ws", [rule("ws.test", ("/ws", "Prefix", "ws"))]))
+
+        async def talk() -> str:
+            async with aiohttp.ClientSession() as s, s.ws_connect(
+                f"http://127.0.0.1:{env.http_port}/ws", headers={"Host": "ws.test"}
+            ) as ws:
+                await ws.send_str("hello")
+                return str((await ws.receive(timeout=5)).data)
+
+        assert wait_until(lambda: asyncio.run(talk()), what="websocket through the ingress") == "echo hello via http"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
