@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 SYSCTLS = {
     "net/ipv4/ip_forward": "1",  # pods reach other pods and Service VIPs through the host
     "net/ipv4/conf/all/route_localnet": "1",  # NodePorts on 127.0.0.1 may be DNATed to pod addresses
+    # A pod reaching a Service whose endpoint sits on the same bridge gets its reply bridged, not routed: only with
+    # bridged traffic passing the IP hooks is the DNAT undone (upstream requires it too). Skipped if absent.
+    "net/bridge/bridge-nf-call-iptables": "1",
 }
 
 
@@ -49,6 +52,8 @@ async def nft_apply(script: str, nft: str = "nft") -> None:
 def ensure_sysctls() -> None:
     for key, want in SYSCTLS.items():
         path = f"/proc/sys/{key}"
+        if key.startswith("net/bridge/") and not os.path.exists(path):
+            continue
         try:
             with open(path, encoding="ascii") as f:
                 if f.read().strip() == want:
