@@ -183,8 +183,10 @@ class IngressController:
         ours = self._ours()
         self.proxy.table = routes.build(ours)
         self.certs.update(routes.tls_hosts(ours), lambda ns, name: self.secrets.get_by(ns, name))
-        addrs = node_addresses(self.nodes.list())
-        if not addrs or addrs == ["127.0.0.1"]:
+        # Where this controller listens: its own node's address (not every node's: only this one serves).
+        me = self.nodes.get(self.node_name)
+        addrs = node_addresses([me]) if me is not None else []
+        if not addrs or all(a.startswith("127.") for a in addrs):
             addrs = [await primary_ipv4()]
         await self._write_status(ours, addrs)
 
