@@ -40,7 +40,7 @@ from typing import Any
 
 from bench.results import machine_line, update_section
 from kybernetes.client.rest import ApiError, Client, resource_path
-from kybernetes.hollow.__main__ import client_from_kubeconfig
+from kybernetes.hollow.__main__ import client_from_kubeconfig  # type: ignore[attr-defined]
 from kybernetes.scheduler.algorithm import Algorithm
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.framework import CycleState, Handle
@@ -297,7 +297,7 @@ async def phase_latency(tmp: Path, hollow: int, count: int, rate: float) -> dict
         async def watch() -> None:
             async for ev in client.watch("/api/v1/namespaces/lat/pods", rv, timeout_seconds=600):
                 obj = ev.get("object") or {}
-                name = (obj.get("metadata") or {}).get("name")
+                name = str((obj.get("metadata") or {}).get("name") or "")
                 if (obj.get("status") or {}).get("phase") == "Running" and name not in running:
                     running[name] = time.perf_counter()
                     if len(running) >= count:

@@ -158,8 +158,8 @@ def test_preemption_end_to_end(srv: Server) -> None:
     srv.kubectl("create", "namespace", "pre")
     apply(srv, "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: kyb-high}\nvalue: 1000\n")
     apply(srv, pod_yaml("low-0", cpu="1", selector={"pool": "pre"}) + pod_yaml("low-1", cpu="1", selector={"pool": "pre"}), "pre")
-    for n in ("low-0", "low-1"):
-        wait_for(f"{n} bound", lambda n=n: get(srv, "pre", n)["spec"].get("nodeName"))
+    for name in ("low-0", "low-1"):
+        wait_for(f"{name} bound", lambda name=name: get(srv, "pre", name)["spec"].get("nodeName"))  # type: ignore[misc]
     apply(srv, pod_yaml("vip", cpu="1500m", selector={"pool": "pre"}, extra="  priorityClassName: kyb-high\n"), "pre")
     def nominated() -> dict[str, Any] | None:
         p = get(srv, "pre", "vip")
@@ -182,7 +182,7 @@ async def test_leader_election_keeps_one_scheduler_active(tmp_path: Path) -> Non
     import asyncio
 
     from kybernetes.client.rest import Client
-    from kybernetes.hollow.__main__ import client_from_kubeconfig
+    from kybernetes.hollow.__main__ import client_from_kubeconfig  # type: ignore[attr-defined]
     from kybernetes.scheduler.scheduler import Scheduler
 
     async def until(what: str, fn: Callable[[], Any], timeout: float = 30.0) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kybernetes.scheduler.algorithm import num_feasible_nodes_to_find
@@ -56,10 +58,10 @@ def test_resource_fit_and_least_allocated() -> None:
 def test_resource_fit_pods_count_and_extended_resources() -> None:
     h = Harness([node("n1", pods=1), node("gpu", extra={"example.com/gpu": "2"})])
     h.place(pod("running"), "n1")
-    d = h.schedule(pod("p", **{"containers": [{"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "1"}}}]}))
+    d = h.schedule(pod("p", containers=[{"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "1"}}}]))
     assert d.node == "gpu"
     assert d.failed["n1"].reasons == ("Too many pods", "Insufficient example.com/gpu")
-    d = h.schedule(pod("p2", **{"containers": [{"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "3"}}}]}))
+    d = h.schedule(pod("p2", containers=[{"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "3"}}}]))
     assert d.message() == "0/2 nodes are available: 1 Too many pods, 2 Insufficient example.com/gpu."
 
 
@@ -81,14 +83,16 @@ def test_node_selector() -> None:
     assert d.message() == "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
 
 
-def _required(*terms: dict[str, object]) -> dict[str, object]:
+def _required(*terms: dict[str, Any]) -> dict[str, Any]:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}}
 
 
 def test_required_node_affinity_operators() -> None:
     h = Harness([node("a", labels={"zone": "z1", "gen": "3"}), node("b", labels={"zone": "z2", "gen": "5"}),
                  node("c", labels={"zone": "z3"})])
-    expr = lambda k, op, *v: {"matchExpressions": [{"key": k, "operator": op, "values": list(v)}]}  # noqa: E731
+    def expr(k: str, op: str, *v: str) -> dict[str, Any]:
+        return {"matchExpressions": [{"key": k, "operator": op, "values": list(v)}]}
+
     assert h.schedule(pod("in", affinity=_required(expr("zone", "In", "z2")))).node == "b"
     assert h.schedule(pod("gt", affinity=_required(expr("gen", "Gt", "4")))).node == "b"
     assert h.schedule(pod("dne", affinity=_required({"matchExpressions": [{"key": "gen", "operator": "DoesNotExist"}]}))).node == "c"
@@ -175,11 +179,11 @@ def test_host_ports() -> None:
 
 
 # ----------------------------------------------------------------------------- topology spread
-def _zones() -> list[dict[str, object]]:
+def _zones() -> list[dict[str, Any]]:
     return [node(f"{z}-{i}", labels={"topology.kubernetes.io/zone": z}) for z in ("a", "b") for i in range(2)]
 
 
-def _spread(key: str, hard: bool = True, skew: int = 1, **extra: object) -> list[dict[str, object]]:
+def _spread(key: str, hard: bool = True, skew: int = 1, **extra: object) -> list[dict[str, Any]]:
     return [{"maxSkew": skew, "topologyKey": key, "whenUnsatisfiable": "DoNotSchedule" if hard else "ScheduleAnyway",
              "labelSelector": {"matchLabels": {"app": "web"}}, **extra}]
 
@@ -225,7 +229,7 @@ def test_topology_spread_keeps_replicas_apart() -> None:
 
 
 # ----------------------------------------------------------------------------- inter-pod affinity
-def _pod_aff(kind: str, app: str, key: str = "kubernetes.io/hostname", required: bool = True, weight: int = 10) -> dict[str, object]:
+def _pod_aff(kind: str, app: str, key: str = "kubernetes.io/hostname", required: bool = True, weight: int = 10) -> dict[str, Any]:
     term = {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": key}
     if required:
         return {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}

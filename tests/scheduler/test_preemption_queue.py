@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from kybernetes.scheduler.framework import Status
 from kybernetes.scheduler.podinfo import PodInfo
@@ -11,7 +12,7 @@ from kybernetes.scheduler.queue import SchedulingQueue
 from .helpers import Harness, node, pod
 
 
-def _preempt(h: Harness, p: dict[str, object]) -> tuple[str, list[str], str]:
+def _preempt(h: Harness, p: dict[str, Any]) -> tuple[str, list[str], str]:
     d, state, pi = h.decide(p)
     assert not d.ok
     result, st = h.fw.run_post_filter(state, pi, d.failed)
