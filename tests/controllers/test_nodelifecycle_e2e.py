@@ -11,7 +11,18 @@ from collections.abc import Iterator
 import pytest
 
 from kybernetes.controllers.pods import ts
-from tests.controllers.support import Obj, Watch, client, condition, hollow_server, is_active, is_ready, kubectl, name_of, new_namespace
+from tests.controllers.support import (
+    Obj,
+    Watch,
+    client,
+    condition,
+    hollow_server,
+    is_active,
+    is_ready,
+    kubectl,
+    name_of,
+    new_namespace,
+)
 from tests.support.cluster import Server
 
 pytestmark = pytest.mark.e2e
