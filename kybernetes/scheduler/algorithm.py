@@ -144,13 +144,18 @@ class Algorithm:
         n = table.n
         if n == 0:
             return None
-        idx = np.arange(n) if mask is True else np.flatnonzero(mask)
-        if len(idx) == 0:
-            return None
         want = num_feasible_nodes_to_find(n, fw.percentage)
         start = self.next_start % n
-        k = int(np.searchsorted(idx, start))
-        rows = np.concatenate((idx[k:], idx[:k]))[:want]
+        if mask is True:
+            rows = (np.arange(start, start + want) % n) if want < n else np.roll(np.arange(n), -start)
+        else:
+            idx = np.flatnonzero(mask)
+            if len(idx) == 0:
+                return None
+            k = int(np.searchsorted(idx, start))
+            rows = idx[k : k + want]
+            if len(rows) < want and k:
+                rows = np.concatenate((rows, idx[: min(k, want - len(rows))]))
         processed = n if len(rows) < want else (int(rows[-1]) - start) % n + 1
         self.next_start = (start + processed) % n
         d.evaluated = processed

@@ -272,12 +272,11 @@ class PodInfo:
         self.terminal = status.get("phase") in ("Succeeded", "Failed")
         self.gated = bool(spec.get("schedulingGates"))
 
-        self.requests = res.pod_requests(spec)
+        self.requests, nz = res.pod_requests_pair(spec)
         self.cpu = self.requests.get(res.CPU, 0)
         self.mem = self.requests.get(res.MEMORY, 0)
         self.eph = self.requests.get(res.EPHEMERAL, 0)
         self.scalar = {k: v for k, v in self.requests.items() if k not in (res.CPU, res.MEMORY, res.EPHEMERAL, res.PODS) and v}
-        nz = res.pod_requests(spec, non_zero=True)
         self.nz_cpu = nz.get(res.CPU, 0)
         self.nz_mem = nz.get(res.MEMORY, 0)
 

@@ -76,28 +76,24 @@ def _max(into: dict[str, int], other: Mapping[str, int]) -> None:
             into[k] = v
 
 
-def _container_requests(c: Mapping[str, Any], non_zero: bool) -> dict[str, int]:
-    req = parse_resource_list((c.get("resources") or {}).get("requests"))
-    if non_zero:
-        req.setdefault(CPU, 0)
-        req.setdefault(MEMORY, 0)
-        if req[CPU] == 0 and CPU not in ((c.get("resources") or {}).get("requests") or {}):
-            req[CPU] = DEFAULT_MILLI_CPU
-        if req[MEMORY] == 0 and MEMORY not in ((c.get("resources") or {}).get("requests") or {}):
-            req[MEMORY] = DEFAULT_MEMORY
-    return req
+def _non_zero(req: Mapping[str, int], raw: Mapping[str, Any]) -> dict[str, int]:
+    out = dict(req)
+    if CPU not in raw:
+        out[CPU] = DEFAULT_MILLI_CPU
+    if MEMORY not in raw:
+        out[MEMORY] = DEFAULT_MEMORY
+    return out
 
 
-def pod_requests(spec: Mapping[str, Any], non_zero: bool = False) -> dict[str, int]:
-    """Effective requests of a pod spec (upstream PodRequests, with sidecars and overhead)."""
+def _combine(containers: list[dict[str, int]], inits: list[tuple[dict[str, int], bool]],
+             overhead: dict[str, int]) -> dict[str, int]:
     total: dict[str, int] = {}
-    for c in spec.get("containers") or ():
-        _add(total, _container_requests(c, non_zero))
+    for req in containers:
+        _add(total, req)
     restartable: dict[str, int] = {}
     init_max: dict[str, int] = {}
-    for c in spec.get("initContainers") or ():
-        req = _container_requests(c, non_zero)
-        if c.get("restartPolicy") == "Always":
+    for req, sidecar in inits:
+        if sidecar:
             _add(restartable, req)
             _add(total, req)
             effective = dict(restartable)
@@ -106,7 +102,32 @@ def pod_requests(spec: Mapping[str, Any], non_zero: bool = False) -> dict[str, i
             _add(effective, req)
         _max(init_max, effective)
     _max(total, init_max)
-    overhead = spec.get("overhead")
     if overhead:
-        _add(total, parse_resource_list(overhead))
+        _add(total, overhead)
     return total
+
+
+def pod_requests_pair(spec: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """(requests, non-zero requests) of a pod spec, parsing each quantity once."""
+    conts: list[dict[str, int]] = []
+    nz_conts: list[dict[str, int]] = []
+    for c in spec.get("containers") or ():
+        raw = (c.get("resources") or {}).get("requests") or {}
+        req = parse_resource_list(raw)
+        conts.append(req)
+        nz_conts.append(_non_zero(req, raw))
+    inits: list[tuple[dict[str, int], bool]] = []
+    nz_inits: list[tuple[dict[str, int], bool]] = []
+    for c in spec.get("initContainers") or ():
+        raw = (c.get("resources") or {}).get("requests") or {}
+        req = parse_resource_list(raw)
+        sidecar = c.get("restartPolicy") == "Always"
+        inits.append((req, sidecar))
+        nz_inits.append((_non_zero(req, raw), sidecar))
+    overhead = parse_resource_list(spec.get("overhead"))
+    return _combine(conts, inits, overhead), _combine(nz_conts, nz_inits, overhead)
+
+
+def pod_requests(spec: Mapping[str, Any], non_zero: bool = False) -> dict[str, int]:
+    """Effective requests of a pod spec (upstream PodRequests, with sidecars and overhead)."""
+    return pod_requests_pair(spec)[1 if non_zero else 0]

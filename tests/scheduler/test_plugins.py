@@ -330,3 +330,26 @@ def test_vector_path_matches_list_path() -> None:
             slow.cache.assume(pi, df.node)
         else:
             assert df.message() == dsl.message()
+
+
+def test_scheduler_explain_and_priority_resolution() -> None:
+    from kybernetes.client.rest import Client
+    from kybernetes.scheduler.scheduler import Scheduler
+
+    s = Scheduler(Client("https://127.0.0.1:9"))
+    for n in (node("a", cpu="1"), node("b", cpu="4", taints=[CP_TAINT])):
+        s._node_added(n)
+    s._pc_changed({"metadata": {"name": "high"}, "value": 1000})
+    s._pc_changed({"metadata": {"name": "low"}, "value": -5, "globalDefault": True})
+    s.priority_classes.store["low"] = {"metadata": {"name": "low"}, "value": -5, "globalDefault": True}
+    s._recompute_default_priority()
+    assert s.priority_of(pod("p", priorityClassName="high")) == 1000
+    assert s.priority_of(pod("p", priorityClassName="system-node-critical")) == 2000001000
+    assert s.priority_of(pod("p")) == -5
+    assert s.priority_of(pod("p", priority=7)) == 7
+    d = s.explain(pod("p", cpu="2"))
+    assert not d.ok
+    assert {k: v.reasons for k, v in d.failed.items()} == {
+        "a": ("Insufficient cpu",), "b": ("node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }",)}
+    assert s.explain(pod("q", cpu="500m")).node == "a"
+    assert not s.cache.pods  # explaining assumes nothing
