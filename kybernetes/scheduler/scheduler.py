@@ -353,7 +353,10 @@ class Scheduler:
                 self.metrics.preemptions += 1
                 self._spawn(self._preempt(pod, nominated, result.victims))
         self.metrics.algorithm_seconds += time.perf_counter() - t0
-        self._fail(qp, d, d.message(post_msg), nominated, clear_nominated=not nominated and post_msg != "")
+        clear = not nominated and post_msg != ""
+        if clear:
+            self.handle.nominator.remove(pod.key)
+        self._fail(qp, d, d.message(post_msg), nominated, clear_nominated=clear)
 
     def _fail(self, qp: QueuedPod, d: Decision | None, message: str, nominated: str = "", clear_nominated: bool = False) -> None:
         self.metrics.unschedulable += 1

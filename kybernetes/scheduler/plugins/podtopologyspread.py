@@ -62,6 +62,7 @@ class _SoftState:
     constraints: tuple[SpreadConstraint, ...]
     ignored: set[str] = field(default_factory=set)
     pair_counts: list[dict[str, int]] = field(default_factory=list)
+    node_counts: list[dict[str, int]] = field(default_factory=list)  # hostname constraints: per node
     weights: list[float] = field(default_factory=list)
 
 
@@ -149,9 +150,14 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         for i, c in enumerate(soft):
             size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME_LABEL else len(sizes[i])
             s.weights.append(math.log(size + 2))
+        s.node_counts = [{} for _ in soft]
         for other in cache.pods_in_namespace(pod.namespace):
             if other.deleting:
                 continue
+            for i, c in enumerate(soft):
+                if c.topology_key == HOSTNAME_LABEL and c.selector.matches(other.labels):
+                    nc = s.node_counts[i]
+                    nc[other.node_name] = nc.get(other.node_name, 0) + 1
             on = cache.nodes.get(other.node_name)
             if on is None or on.node is None or not all(k in on.labels for k in keys):
                 continue
@@ -177,7 +183,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
                 if v is None:
                     continue
                 if c.topology_key == HOSTNAME_LABEL:
-                    cnt = sum(1 for p in n.pods.values() if _counts_pod(pod, c, p))
+                    cnt = s.node_counts[i].get(n.name, 0)
                 else:
                     cnt = s.pair_counts[i].get(v, 0)
                 score += cnt * s.weights[i] + (c.max_skew - 1)
