@@ -24,6 +24,7 @@ from kybernetes.scheduler.table import Array, NodeTable, np
 MIN_FEASIBLE_NODES = 100
 MIN_FEASIBLE_PERCENT = 5
 CHUNK = 512
+NO_NODES = "no nodes available to schedule pods"
 
 
 def num_feasible_nodes_to_find(num_all: int, percentage: int = 0) -> int:
@@ -53,6 +54,8 @@ class Decision:
         return bool(self.node)
 
     def message(self, post_filter_msg: str = "") -> str:
+        if self.num_nodes == 0:
+            return NO_NODES  # upstream ErrNoNodesAvailable: not a FitError, no preemption
         pre = self.pre_filter.message if self.pre_filter is not None else ""
         return fit_error_message(self.num_nodes, self.failed, pre, post_filter_msg, self.absent)
 
@@ -77,7 +80,7 @@ class Algorithm:
         all_nodes = fw.handle.cache.node_list()
         d = Decision(num_nodes=len(all_nodes))
         if not all_nodes:
-            d.pre_filter = Status(Code.UNSCHEDULABLE, ("no nodes available to schedule pods",))
+            d.pre_filter = Status(Code.UNRESOLVABLE, (NO_NODES,))
             return d
         st, pre = fw.run_pre_filter(state, pod)
         if st is not None:

@@ -27,7 +27,7 @@ from kybernetes.machinery.meta import now_rfc3339
 from kybernetes.scheduler.algorithm import Algorithm, Decision
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.events import EventRecorder
-from kybernetes.scheduler.framework import CycleState, Framework, Handle, Plugin
+from kybernetes.scheduler.framework import Code, CycleState, Framework, Handle, Plugin, Status
 from kybernetes.scheduler.plugins import DEFAULT_PLUGINS, DEFAULT_WEIGHTS, REGISTRY
 from kybernetes.scheduler.podinfo import DEFAULT_SCHEDULER, PodInfo
 from kybernetes.scheduler.queue import QueuedPod, SchedulingQueue
@@ -343,7 +343,7 @@ class Scheduler:
             return
         post_msg = ""
         nominated = ""
-        if fw.post_filter and (d.pre_filter is None or d.pre_filter.code.name in ("UNSCHEDULABLE", "UNRESOLVABLE")):
+        if fw.post_filter and d.num_nodes and (d.pre_filter is None or d.pre_filter.code in (Code.UNSCHEDULABLE, Code.UNRESOLVABLE)):
             result, st = fw.run_post_filter(state, pod, d.failed)
             if st is not None:
                 post_msg = st.message
@@ -371,8 +371,6 @@ class Scheduler:
         try:
             st = await self.framework.run_bind(state, pod, node)
         except Exception as e:  # network trouble: treat like a rejected binding
-            from kybernetes.scheduler.framework import Code, Status
-
             st = Status(Code.ERROR, (f"binding failed: {e}",))
         finally:
             self.metrics.bind_seconds += time.perf_counter() - t0

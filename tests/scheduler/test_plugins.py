@@ -353,3 +353,8 @@ def test_scheduler_explain_and_priority_resolution() -> None:
         "a": ("Insufficient cpu",), "b": ("node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }",)}
     assert s.explain(pod("q", cpu="500m")).node == "a"
     assert not s.cache.pods  # explaining assumes nothing
+
+
+def test_no_nodes_message() -> None:
+    d = Harness([]).schedule(pod("p"))
+    assert not d.ok and d.message() == "no nodes available to schedule pods"
