@@ -42,11 +42,11 @@ def _proto(p: str) -> str:
 
 @dataclass
 class Ruleset:
-    """One rendered transaction and the names it defines (for deleting stale ones next time)."""
+    """One rendered transaction and the table's content after it (to diff against next time)."""
 
     script: str
-    chains: set[str] = field(default_factory=set)
-    sets: set[str] = field(default_factory=set)
+    chains: dict[str, list[str]] = field(default_factory=dict)
+    sets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,7 +100,6 @@ class Renderer:
 
         `fresh` deletes the table first (startup: rebuild from scratch, dropping anything left by a crash).
         """
-        t = f"ip {self.table}"
         chains: dict[str, list[str]] = {c: [] for c in (*BASE_CHAINS, *HELPER_CHAINS)}
         sets: dict[str, str] = {}
         cidr = str(ipaddress.ip_network(self.cluster_cidr, strict=False)) if self.cluster_cidr else ""
@@ -180,30 +179,40 @@ class Renderer:
             if elems:
                 chains["no-endpoints"].append(f"fib daddr type local meta l4proto . th dport {{ {elems} }} reject")
 
+        return Ruleset(self._transaction(chains, sets, None if fresh else previous), chains, sets)
+
+    def _transaction(self, chains: dict[str, list[str]], sets: dict[str, str], previous: Ruleset | None) -> str:
+        """Only what changed since `previous` (everything if None): nft's cost grows faster than linearly with the
+        size of a transaction, so a one-endpoint change must not rewrite thousands of chains."""
+        t = f"ip {self.table}"
+        old_chains = previous.chains if previous is not None else {}
+        old_sets = previous.sets if previous is not None else {}
         lines: list[str] = []
-        if fresh:
+        if previous is None:
             lines += [f"add table {t}", f"delete table {t}", f'add table {t} {{ comment "{self.comment}"; }}']
         else:
             lines.append(f"add table {t}")
-        for name in chains:
+        new = [n for n in chains if n not in old_chains]
+        changed = [n for n in chains if n in old_chains and old_chains[n] != chains[n]]
+        gone = [n for n in old_chains if n not in chains]
+        for name in new:
             spec = BASE_CHAINS.get(name)
             lines.append(f"add chain {t} {name}" + (f" {{ {spec} }}" if spec else ""))
         for name, spec in sets.items():
-            lines.append(f"add set {t} {name} {{ {spec} }}")
-        for name in chains:
+            if old_sets.get(name) != spec:
+                lines.append(f"add set {t} {name} {{ {spec} }}")
+        # Flush every chain that changes or goes before deleting any, so no rule still jumps to a deleted chain.
+        for name in changed + gone:
             lines.append(f"flush chain {t} {name}")
-        prev_chains = previous.chains if previous and not fresh else set()
-        prev_sets = previous.sets if previous and not fresh else set()
-        for name in sorted(prev_chains - set(chains)):
-            lines.append(f"flush chain {t} {name}")
-        for name in sorted(prev_chains - set(chains)):
+        for name in gone:
             lines.append(f"delete chain {t} {name}")
-        for name, rules in chains.items():
-            for r in rules:
+        for name in new + changed:
+            for r in chains[name]:
                 lines.append(f"add rule {t} {name} {r}")
-        for name in sorted(prev_sets - set(sets)):
-            lines.append(f"delete set {t} {name}")
-        return Ruleset("\n".join(lines) + "\n", set(chains), set(sets))
+        for name in old_sets:
+            if name not in sets:
+                lines.append(f"delete set {t} {name}")
+        return "\n".join(lines) + "\n"
 
     def delete_script(self) -> str:
         t = f"ip {self.table}"

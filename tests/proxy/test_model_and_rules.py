@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -85,6 +86,13 @@ def test_render_shapes_the_table() -> None:
     assert any(line.startswith("delete chain ip kyb-test ep-") for line in rs2.script.splitlines())
     assert any(line.startswith("delete set ip kyb-test aff-") for line in rs2.script.splitlines())
     assert "flush set" not in rs2.script
+    # Nothing changed: nothing rewritten. One endpoint changed: only the chains that mention it.
+    assert r.render(_ports()[1:], rs2, fresh=False).script == "add table ip kyb-test\n"
+    many = [replace(sp, service=f"s{i}") for i in range(50) for sp in _ports()[:1]]
+    base = r.render(many, None, fresh=True)
+    moved = [replace(many[0], endpoints=many[0].endpoints[:1]), *many[1:]]
+    delta = r.render(moved, base, fresh=False).script
+    assert len(delta.splitlines()) < 15, delta
     assert r.delete_script() == "add table ip kyb-test\ndelete table ip kyb-test\n"
 
 
