@@ -73,6 +73,11 @@ class PodWorker:
         self._task: asyncio.Task[None] | None = None
         self._starting: set[str] = set()
         self._last_volume_refresh = time.monotonic()
+        self._born = time.perf_counter()
+
+    def trace(self, what: str) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("pod %s: %s (+%.1f ms)", self.key, what, (time.perf_counter() - self._born) * 1000)
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -203,12 +208,14 @@ class PodWorker:
         if deadline is not None:
             started = _parse(self.start_time) or time.time()
             self.poke_in(started + float(deadline) - time.time() + 0.05)
+        self.trace("sync")
         if not await self._ensure_volumes():
             self.publish()
             return
         sb = self.sandbox()
         if sb is None:
             sb = await self._create_sandbox()
+            self.trace("sandbox created")
             if sb is None:
                 self.publish()
                 return
@@ -415,6 +422,7 @@ class PodWorker:
                 self.poke_in(0.5)
                 return
             v.waiting_reason = v.waiting_message = ""
+            self.trace(f"container {name} started")
             self.event("Started", f"Started container {name}", "Normal", _fp(c))
             post = ((c.get("lifecycle") or {}).get("postStart")) or None
             if post:
@@ -560,6 +568,7 @@ class PodWorker:
             return
         pv = self.pod_view()
         status = pod_status(pv, self.pod.get("status"))
+        self.trace("status computed")
         self.k.status.set(self.uid, self.namespace, self.name, status)
 
     # ------------------------------------------------------------------ termination

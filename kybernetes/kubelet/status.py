@@ -330,7 +330,9 @@ class StatusManager:
         path = resource_path("", "v1", "pods", namespace=namespace, name=name, subresource="status")
         for attempt in range(5):
             try:
+                t = time.perf_counter()
                 await self.client.patch(path, {"metadata": {"uid": uid}, "status": status}, content_type=STRATEGIC_PATCH)
+                log.debug("pod %s/%s: status patched in %.1f ms", namespace, name, (time.perf_counter() - t) * 1000)
                 self._sent[uid] = status
                 return
             except ApiError as e:

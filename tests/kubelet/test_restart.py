@@ -44,18 +44,25 @@ def agent(request: pytest.FixtureRequest, kserver: Server, tmp_path_factory: pyt
         assert not left, "the agent left things behind:\n" + "\n".join(left) + "\n" + "".join(a.output[-80:])
 
 
-def shims(agent: Agent) -> list[int]:
-    out = []
+def container_processes(agent: Agent) -> list[int]:
+    """Live processes started by this agent's shims (each container's main process), found from /proc."""
+    cmd: dict[int, bytes] = {}
+    ppid: dict[int, int] = {}
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
+                    cmd[int(pid)] = f.read()
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    ppid[int(pid)] = int(f.read().rsplit(b")", 1)[1].split()[1])
             except OSError:
                 continue
-            if str(agent.data_dir).encode() in cmd and b"shim.py" in cmd and alive(int(pid)):
-                out.append(int(pid))
-    return out
+    marker = str(agent.data_dir).encode()
+
+    def is_shim(pid: int) -> bool:
+        return b"shim.py" in cmd.get(pid, b"") and marker in cmd.get(pid, b"")
+
+    return [p for p in cmd if is_shim(ppid.get(p, 0)) and not is_shim(p) and alive(p)]
 
 
 def snapshot(pod: dict[str, object] | None) -> dict[str, object]:
@@ -90,7 +97,7 @@ async def test_restarted_kubelet_keeps_pods_running_unchanged(api: Client, agent
     assert pod is not None
     rv = pod["metadata"]["resourceVersion"]
     pids = {n: runtime_record(agent, cstatus(pod, n)["containerID"])["pid"] for n in ("web", "side")}
-    assert len(shims(agent)) == 2
+    assert sorted(container_processes(agent)) == sorted(pids.values())
 
     for i, how in enumerate(("kill -9", "SIGTERM")):
         if how == "kill -9":
@@ -106,7 +113,7 @@ async def test_restarted_kubelet_keeps_pods_running_unchanged(api: Client, agent
         assert snapshot(pod) == before, how
         assert pod is not None and pod["metadata"]["resourceVersion"] == rv, "no status write for an unchanged pod"
         assert all(alive(p) for p in pids.values())
-        assert len(shims(agent)) == 2 + (1 if how == "kill -9" else 2), "no container was started twice"
+        assert len(container_processes(agent)) == 3 + i, "no container was started twice"
 
     # A container that dies while the kubelet is down is restarted once the kubelet is back, and counted once.
     agent.kill9()

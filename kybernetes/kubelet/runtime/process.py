@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import marshal
 import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +44,7 @@ from kybernetes.kubelet.runtime.api import (
 from kybernetes.kubelet.runtime.cgroups import Cgroups
 from kybernetes.kubelet.runtime.janitor import Registry
 from kybernetes.kubelet.runtime.network import BridgeNetwork, teardown_netns, veth_name
+from kybernetes.kubelet.runtime.spawner import Spawner, python_argv
 from kybernetes.kubelet.runtime.state import ContainerRecord, RecordStore, SandboxRecord
 from kybernetes.kubelet.runtime.streams import attach_streams
 from kybernetes.streaming.process import run_process
@@ -58,13 +59,8 @@ from kybernetes.streaming.runtime_api import (
 
 log = logging.getLogger(__name__)
 
-SHIM = str(Path(__file__).with_name("shim.py"))
 SHIM_START_TIMEOUT = 20.0
 VERSION = "process://kybernetes"
-
-
-def python_argv() -> list[str]:
-    return [sys.executable, "-I", "-S", SHIM]
 
 
 class ProcessRuntime:
@@ -105,6 +101,7 @@ class ProcessRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self.registry = Registry(run_dir, data_dir, cgroup_root) if self.root else None
+        self.spawner = Spawner(data_dir / "runtime" / "zygote.log", str(data_dir.absolute()))
 
     # ------------------------------------------------------------------ lifecycle
     def version(self) -> str:
@@ -149,6 +146,7 @@ class ProcessRuntime:
             await asyncio.gather(*self._bg, return_exceptions=True)
         if self.registry is not None:
             self.registry.unregister()
+        self.spawner.close()
         if self.network is not None:
             await self.network.close()
         self.cgroups.remove_root_if_empty()
@@ -243,8 +241,9 @@ class ProcessRuntime:
             await self.remove_container(c.id)
         if not any(s.uid == rec.uid and s.id != sandbox_id for s in self.sandboxes.values()):
             await asyncio.to_thread(self.cgroups.remove_pod, rec.uid)
-        self.sandboxes.pop(sandbox_id, None)
         await asyncio.to_thread(self._remove_mount_points, rec)
+        # Forget it only once everything is gone, so an interrupted removal is finished by the next one.
+        self.sandboxes.pop(sandbox_id, None)
         self.store.delete(rec)
         if self.registry is not None:
             self.registry.remove_sandbox(sandbox_id)
@@ -381,8 +380,8 @@ class ProcessRuntime:
         else:
             for m in rec.mounts:
                 self._link_mount(sb, m)
-        with open(cdir / "config.json", "w", encoding="utf-8") as f:
-            json.dump(cfg, f)
+        with open(cdir / "config", "wb") as f:
+            marshal.dump(cfg, f)
 
     def _ensure_mount_point(self, sb: SandboxRecord, m: dict[str, Any]) -> None:
         """Create a missing mount target on the host (recorded, so it is removed with the sandbox)."""
@@ -431,28 +430,11 @@ class ProcessRuntime:
         if rec.state != ContainerState.CREATED:
             raise RuntimeError_("RunContainerError", f"container {container_id[:12]} is {rec.state}")
         cdir = Path(rec.dir)
-        r, w = os.pipe()
-        try:
-            proc = _spawn_shim(cdir, w)
-        except OSError as e:
-            os.close(r)
-            raise RuntimeError_("RunContainerError", f"cannot start shim: {e}") from e
-        finally:
-            os.close(w)
-        try:
-            line = await _read_line(r, SHIM_START_TIMEOUT)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            line = b'{"error": "timed out starting the container"}'
-        try:
-            msg = json.loads(line or b"{}")
-        except ValueError:
-            msg = {}
-        if "pid" not in msg:
-            proc.wait()
-            err = str(msg.get("error") or (cdir / "shim.log").read_text(errors="replace")[-2000:] or "shim failed")
+        res = await self.spawner.start(cdir / "config", SHIM_START_TIMEOUT)
+        if res.error:
+            err = res.error
+            if err == "the shim failed":
+                err = _tail(cdir / "shim.log") or err
             rec.state = ContainerState.EXITED
             rec.exit_code = 128
             rec.reason = "StartError"
@@ -461,13 +443,14 @@ class ProcessRuntime:
             self.store.save(rec)
             self._emit(rec)
             raise RuntimeError_("RunContainerError", err)
-        rec.pid = int(msg["pid"])
+        rec.pid = res.pid
         rec.pid_start = procfs.start_time(rec.pid)
-        rec.shim_pid = proc.pid
-        rec.shim_start = procfs.start_time(proc.pid)
+        rec.shim_pid = res.shim_pid
+        rec.shim_start = procfs.start_time(res.shim_pid)
         rec.state = ContainerState.RUNNING
         rec.started_at = time.time_ns()
-        self._children[rec.id] = proc
+        if res.child is not None:
+            self._children[rec.id] = res.child
         self.store.save(rec)
         self._watch(rec)
         self._emit(rec)
@@ -594,9 +577,9 @@ class ProcessRuntime:
         self._unwatch(container_id)
         if self.root:
             await asyncio.to_thread(self.cgroups.remove_container, rec.pod_uid, rec.id)
+        await asyncio.to_thread(shutil.rmtree, rec.dir, True)
         self.containers.pop(container_id, None)
         self._exited.pop(container_id, None)
-        await asyncio.to_thread(shutil.rmtree, rec.dir, True)
         self.store.delete(rec)
 
     def list_containers(self) -> list[ContainerStatus]:
@@ -656,7 +639,7 @@ class ProcessRuntime:
             "gid": rec.run_as_group,
             "groups": rec.supplemental_groups,
         }
-        return [*python_argv(), "exec", json.dumps(spec)], None, None
+        return [*python_argv(), "exec", marshal.dumps(spec).hex()], None, None
 
     def check_executable(self, rec: ContainerRecord, cmd: Sequence[str]) -> None:
         """Fail like a container runtime does when the command cannot be found in the container."""
@@ -812,18 +795,11 @@ class ProcessRuntime:
         return st
 
 
-def _spawn_shim(cdir: Path, stdout_fd: int) -> subprocess.Popen[bytes]:
-    """Start the shim (posix_spawn/vfork: about a millisecond, so done inline on the event loop)."""
-    with open(cdir / "shim.log", "ab") as errf:
-        return subprocess.Popen(
-            [*python_argv(), "run", str(cdir / "config.json")],
-            stdin=subprocess.DEVNULL,
-            stdout=stdout_fd,
-            stderr=errf,
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",
-        )
+def _tail(path: Path, limit: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:].strip()
+    except OSError:
+        return ""
 
 
 def _read_counter(path: str) -> int:
@@ -832,29 +808,3 @@ def _read_counter(path: str) -> int:
             return int(f.read().strip())
     except (OSError, ValueError):
         return 0
-
-
-async def _read_line(fd: int, timeout: float) -> bytes:
-    """The first line a child writes on the pipe `fd` (which this closes)."""
-    loop = asyncio.get_running_loop()
-    fut: asyncio.Future[bytes] = loop.create_future()
-    buf = bytearray()
-    os.set_blocking(fd, False)
-
-    def on_read() -> None:
-        try:
-            data = os.read(fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        buf.extend(data)
-        if (not data or b"\n" in buf) and not fut.done():
-            fut.set_result(bytes(buf).split(b"\n", 1)[0])
-
-    loop.add_reader(fd, on_read)
-    try:
-        return await asyncio.wait_for(fut, timeout)
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)

@@ -5,19 +5,23 @@ stderr into the CRI log file and record how it ended. Like containerd-shim or co
 with `python -I -S`, stdlib only, so it starts in ~15 ms and imports nothing from the kybernetes package) does that:
 
 - `run CONFIG`: join the pod's namespaces and the container's cgroups, start the command in its own session (and its
-  own pid and mount namespaces as root), print `{"pid": N}` once it has exec'd (or `{"error": ...}`), copy its
+  own pid and mount namespaces as root), print `- pid N shim M` once it has exec'd (or `- error MESSAGE`), copy its
   output into the CRI log, then write `{"exit_code", "signal", "finished_at"}` to the exit file and end.
-- `exec JSON`: enter the namespaces and cgroups of a running container and run a command there with the inherited
+- `zygote [OWNER]`: read `REQID CONFIG` lines on stdin and fork a `run` shim for each (answering `REQID pid N shim M`), so a
+  container start costs a fork instead of an interpreter start and its imports (~20 ms idle, much more under load).
+  The zygote ends when its stdin closes (the kubelet is gone); the shims it forked live on in their own sessions.
+- `exec HEX`: enter the namespaces and cgroups of a running container and run a command there with the inherited
   stdio, ending with its exit code (used for `kubectl exec` and exec probes/hooks).
 
-Python 3.11 lacks os.setns/os.unshare, hence the few ctypes calls.
+Configs are `marshal`led dicts (the kubelet runs the same interpreter): no json/re import on the hot path. Python
+3.11 lacks os.setns/os.unshare, hence the few ctypes calls.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
+import marshal
 import os
 import select
 import signal
@@ -118,18 +122,37 @@ class LogWriter:
             pass  # a full disk must not kill the container's logger
 
 
-def _write_json_atomic(path: str, obj: dict[str, object]) -> None:
+def _json_str(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _write_exit(path: str, exit_code: int, sig: int = 0, start_error: str | None = None) -> None:
+    """The exit file, as JSON (written by hand: importing json costs more than the rest of the shim)."""
+    body = f'{{"exit_code": {exit_code}, "signal": {sig}, "finished_at": {time.time_ns()}'
+    if start_error is not None:
+        body += f', "start_error": {_json_str(start_error)}'
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f)
+        f.write(body + "}")
     os.replace(tmp, path)
 
 
-def _report(obj: dict[str, object]) -> None:
+def _report(reqid: str, line: str) -> None:
+    """One line to whoever waits for this start (the kubelet directly, or through the zygote's pipe)."""
     try:
-        os.write(1, (json.dumps(obj) + "\n").encode())
-        os.close(1)
-        os.open(os.devnull, os.O_WRONLY)  # keep fd 1 taken
+        os.write(1, f"{reqid} {line}\n".encode(errors="replace"))
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
     except OSError:
         pass
 
@@ -210,11 +233,15 @@ def _set_winsize(fd: int, width: int, height: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
 
-def run(config_path: str) -> int:
+def run(config_path: str, reqid: str = "-") -> int:
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(s, signal.SIG_IGN)
-    with open(config_path, encoding="utf-8") as f:
-        cfg = json.load(f)
+    try:
+        with open(config_path, "rb") as f:
+            cfg = marshal.load(f)
+    except (OSError, ValueError, EOFError) as e:
+        _report(reqid, "error " + f"cannot read {config_path}: {e}".replace("\n", " "))
+        return 1
     logfd = os.open(cfg["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     log = LogWriter(logfd)
     tty = bool(cfg.get("tty"))
@@ -259,10 +286,10 @@ def run(config_path: str) -> int:
     if err:
         os.waitpid(pid, 0)
         msg = err.decode(errors="replace")
-        _write_json_atomic(cfg["exit"], {"exit_code": 128, "start_error": msg, "finished_at": time.time_ns()})
-        _report({"error": msg})
+        _write_exit(cfg["exit"], 128, start_error=msg)
+        _report(reqid, "error " + msg.replace("\n", " "))
         return 0
-    _report({"pid": pid})
+    _report(reqid, f"pid {pid} shim {os.getpid()}")
     if tty and cfg.get("width"):
         _set_winsize(master, int(cfg["width"]), int(cfg["height"]))
     stdin_fifo = cfg.get("stdin_fifo")
@@ -274,9 +301,61 @@ def run(config_path: str) -> int:
     log.flush()
     code = os.waitstatus_to_exitcode(status)
     sig = -code if code < 0 else 0
-    _write_json_atomic(cfg["exit"], {"exit_code": 128 + sig if sig else code, "signal": sig,
-                                     "finished_at": time.time_ns()})
+    _write_exit(cfg["exit"], 128 + sig if sig else code, sig)
     return 0
+
+
+def zygote() -> int:
+    """Fork a `run` shim per request line until stdin closes; reap the shims that end meanwhile."""
+
+    def reap(*_: object) -> None:
+        while True:
+            try:
+                pid, _st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, signal.SIG_IGN)
+    stdin = sys.stdin.buffer
+    while True:
+        try:
+            line = stdin.readline()
+        except InterruptedError:
+            continue
+        if not line:
+            return 0
+        parts = line.decode(errors="replace").split()
+        if len(parts) != 2:
+            continue
+        reqid, path = parts
+        try:
+            pid = os.fork()
+        except OSError as e:
+            _write_line(f"{reqid} error fork: {e}")
+            continue
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setsid()
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.close(devnull)
+                code = run(path, reqid)
+            finally:
+                os._exit(code)
+
+
+def _write_line(text: str) -> None:
+    try:
+        os.write(1, (text + "\n").encode(errors="replace"))
+    except OSError:
+        pass
 
 
 def _open_fifo(path: str | None) -> int:
@@ -380,9 +459,9 @@ def _drain(fd: int, stream: bytes, log: LogWriter) -> None:
         pass
 
 
-def exec_in(spec_json: str) -> int:
+def exec_in(spec_hex: str) -> int:
     """Enter a running container (cgroups, namespaces) and run a command with the inherited stdio."""
-    spec = json.loads(spec_json)
+    spec = marshal.loads(bytes.fromhex(spec_hex))
     for procs in spec.get("cgroups") or []:
         try:
             with open(procs, "w") as f:
@@ -439,8 +518,10 @@ def exec_in(spec_json: str) -> int:
 
 
 def main() -> int:
+    if len(sys.argv) in (2, 3) and sys.argv[1] == "zygote":
+        return zygote()
     if len(sys.argv) < 3:
-        sys.stderr.write("usage: shim.py run CONFIG | exec JSON\n")
+        sys.stderr.write("usage: shim.py run CONFIG | zygote | exec HEX\n")
         return 2
     if sys.argv[1] == "run":
         return run(sys.argv[2])
