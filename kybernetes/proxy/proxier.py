@@ -120,7 +120,18 @@ class NftProxier:
         self._applied = None
         await self.client.close()
 
+    async def _table_intact(self) -> bool:
+        """Whether our table still exists (another process may have deleted it); a tiny chain is listed."""
+        proc = await asyncio.create_subprocess_exec(
+            self.nft, "list", "chain", "ip", self.table, "mark-masq",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        return await proc.wait() == 0
+
     async def sync(self) -> None:
+        if self._applied is not None and not await self._table_intact():
+            log.warning("service proxy: table %s vanished; rebuilding it", self.table)
+            self._applied = None
         ports = self.watch.ports()
         rs = self.renderer.render(ports, self._applied, fresh=self._applied is None)
         try:

@@ -210,6 +210,15 @@ def test_no_endpoints_rejects_at_once(env: Env) -> None:
         http_get(f"http://{vip}/", timeout=2)
 
 
+def test_table_deleted_behind_our_back_is_rebuilt(env: Env) -> None:
+    apply(env.srv, service("gone", [{"name": "http", "port": 80}]), two_endpoints(env, "gone"))
+    url = f"http://{env.vip('gone')}/"
+    wait_until(lambda: http_get(url), what="VIP")
+    run("nft", "delete", "table", "ip", env.table)
+    apply(env.srv, two_endpoints(env, "gone", ready_b=False))  # any change triggers a sync
+    assert wait_until(lambda: set(who(url, 10)) == {"pod-a"} and env.table, what="table rebuilt")
+
+
 def test_restart_rebuilds_and_clean_stop_removes_rules(env: Env, tmp_path: Path) -> None:
     apply(env.srv, service("rs", [{"name": "http", "port": 80}]), two_endpoints(env, "rs"))
     url = f"http://{env.vip('rs')}/"
