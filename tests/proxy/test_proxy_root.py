@@ -7,6 +7,7 @@ its private service range) receive traffic; everything is removed afterwards.
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import threading
 import time
@@ -208,6 +209,24 @@ def test_no_endpoints_rejects_at_once(env: Env) -> None:
     wait_until(lambda: vip in env.ruleset(), what="reject rule")
     with pytest.raises(OSError):
         http_get(f"http://{vip}/", timeout=2)
+
+
+def test_udp_flow_follows_endpoint_change(env: Env) -> None:
+    """A UDP client keeps its 5-tuple; once its endpoint is gone the proxy clears the conntrack entry."""
+    need_root_tools("conntrack")
+    only = lambda pod: endpoint_slice("udp", [(pod.ip, True, env.node)], [("dns", PORT, "UDP")])  # noqa: E731
+    apply(env.srv, service("udp", [{"name": "dns", "port": 53, "protocol": "UDP"}]), only(env.a))
+    vip = env.vip("udp")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1.0)
+
+        def ask() -> str:
+            s.sendto(b"ping", (vip, 53))
+            return s.recv(2048).decode().split()[0]
+
+        assert wait_until(ask, what="UDP via VIP") == "pod-a"
+        apply(env.srv, only(env.b))
+        assert wait_until(lambda: ask() == "pod-b", what="the same socket to reach pod-b")
 
 
 def test_table_deleted_behind_our_back_is_rebuilt(env: Env) -> None:
