@@ -101,3 +101,24 @@ async def test_node_ports_forward_tcp_and_udp(srv: Server, tmp_path: Path) -> No
         b1.close()
         b2.close()
         ut.close()
+
+
+async def test_client_ip_affinity(srv: Server) -> None:
+    b1, b2 = await _tcp_backend("one"), await _tcp_backend("two")
+    p1, p2 = (s.sockets[0].getsockname()[1] for s in (b1, b2))
+    objs = [
+        service("sticky", [{"name": "http", "port": 80}], type="NodePort", sessionAffinity="ClientIP"),
+        endpoint_slice("sticky", [("127.0.0.1", True, "")], [("http", p1, "TCP")], name="sticky-1"),
+        endpoint_slice("sticky", [("127.0.0.1", True, "")], [("http", p2, "TCP")], name="sticky-2"),
+    ]
+    await asyncio.to_thread(apply, srv, *objs)
+    np_ = (await asyncio.to_thread(get, srv, "service", "sticky"))["spec"]["ports"][0]["nodePort"]
+    proxy = UserspaceProxy(admin_client(srv), node_name="n1", node_addresses=["127.0.0.1"])
+    await proxy.start()
+    try:
+        answers = {(await _ask(np_, b"hi")).split()[0] for _ in range(12)}
+        assert len(answers) == 1
+    finally:
+        await proxy.stop()
+        b1.close()
+        b2.close()
