@@ -217,9 +217,6 @@ class Scheduler:
             self.cache.add_or_update_pod(p)
             if not was_assigned or (old.get("metadata") or {}).get("labels") != p.labels:
                 self.queue.move_all(POD_ADDED_HELPS)
-            if p.deleting and not (old.get("metadata") or {}).get("deletionTimestamp"):
-                # Terminating victims: a pod waiting on them is not helped yet, but an assumed move is harmless.
-                pass
             return
         if self._ours(p):
             if p.nominated_node:
