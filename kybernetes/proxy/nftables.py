@@ -16,7 +16,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-from kybernetes.proxy.model import Endpoint, ServicePort
+from kybernetes.proxy.model import Endpoint, ServicePort, usable
 
 MASQ_MARK = 0x4000
 BASE_CHAINS = {
@@ -141,17 +141,25 @@ class Renderer:
             # External entry points: NodePort on every local address, LoadBalancer ingress IPs, externalIPs.
             external_targets = [*sp.lb_ips, *sp.external_ips]
             if sp.node_port or external_targets:
+                # Cluster-wide choice for external traffic: the ClusterIP chain, unless internalTrafficPolicy
+                # narrowed that one to this node (external traffic with policy Cluster still uses every endpoint).
+                everywhere = usable(sp.endpoints)
+                if not sp.internal_local:
+                    anywhere = [f"goto {svc_chain}"] if ceps else []
+                else:
+                    anywhere = b.pick(everywhere) if everywhere else []
+                target = self._all_chain(chains, sp, anywhere) if anywhere else ""
                 if not sp.external_local:
-                    ext = ["jump mark-masq", f"goto {svc_chain}"] if ceps else []
+                    ext = ["jump mark-masq", f"goto {target}"] if target else []
                 else:
                     ext = []
-                    if ceps:
+                    if target:
                         # Pods and the node itself may use any endpoint (upstream's short-circuit); only traffic
                         # from outside is kept on this node, unmasqueraded, so the source IP is preserved.
                         if cidr:
-                            ext.append(f"ip saddr {cidr} goto {svc_chain}")
+                            ext.append(f"ip saddr {cidr} goto {target}")
                         ext.append("fib saddr type local jump mark-masq")
-                        ext.append(f"fib saddr type local goto {svc_chain}")
+                        ext.append(f"fib saddr type local goto {target}")
                     ext += b.pick(xeps) if xeps else ["drop"]
                 if ext:
                     chains[ext_chain] = ext
@@ -180,6 +188,15 @@ class Renderer:
                 chains["no-endpoints"].append(f"fib daddr type local meta l4proto . th dport {{ {elems} }} reject")
 
         return Ruleset(self._transaction(chains, sets, None if fresh else previous), chains, sets)
+
+    @staticmethod
+    def _all_chain(chains: dict[str, list[str]], sp: ServicePort, rules: list[str]) -> str:
+        """A chain holding `rules` (a cluster-wide endpoint choice), to `goto` from a matching rule."""
+        if len(rules) == 1 and rules[0].startswith("goto "):
+            return rules[0].removeprefix("goto ")
+        name = f"all-{_h(sp.key)}"
+        chains[name] = rules
+        return name
 
     def _transaction(self, chains: dict[str, list[str]], sets: dict[str, str], previous: Ruleset | None) -> str:
         """Only what changed since `previous` (everything if None): nft's cost grows faster than linearly with the

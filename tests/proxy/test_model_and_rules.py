@@ -56,6 +56,12 @@ def test_terminating_fallback_and_local_policies() -> None:
 
 
 def _ports() -> list[Any]:
+    local = service_ports(
+        {"metadata": {"name": "loc", "namespace": "default"},
+         "spec": {"type": "NodePort", "clusterIP": "10.43.0.52", "clusterIPs": ["10.43.0.52"], "externalTrafficPolicy": "Local",
+                  "ports": [{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30082}]}},
+        [{**slice_(("10.42.0.9", {"ready": True}, "elsewhere")), "metadata": {"name": "loc-1", "namespace": "default"}}],
+    )
     return service_ports(
         svc(type="LoadBalancer", sessionAffinity="ClientIP", externalIPs=["10.42.9.250"],
             ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}],
@@ -65,7 +71,7 @@ def _ports() -> list[Any]:
         {"metadata": {"name": "empty", "namespace": "default"}, "spec": {"clusterIP": "10.43.0.51", "clusterIPs": ["10.43.0.51"],
                                                                         "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}},
         [],
-    )
+    ) + local
 
 
 def test_render_shapes_the_table() -> None:
@@ -74,7 +80,7 @@ def test_render_shapes_the_table() -> None:
     s = rs.script
     assert s.startswith("add table ip kyb-test\ndelete table ip kyb-test\n")
     assert "10.43.0.50 . tcp . 80 : goto svc-" in s and "10.42.9.250 . tcp . 80 : goto ext-" in s
-    assert "fib daddr type local meta l4proto . th dport vmap { tcp . 30080 : goto ext-" in s
+    assert "fib daddr type local meta l4proto . th dport vmap {" in s and "tcp . 30080 : goto ext-" in s
     assert "numgen random mod 2 vmap" in s
     assert "dnat to 10.42.0.2:8080" in s and "dnat to 10.42.0.3:8080" in s
     assert "flags dynamic,timeout; timeout 30s;" in s and "update @aff-" in s
@@ -94,6 +100,21 @@ def test_render_shapes_the_table() -> None:
     delta = r.render(moved, base, fresh=False).script
     assert len(delta.splitlines()) < 15, delta
     assert r.delete_script() == "add table ip kyb-test\ndelete table ip kyb-test\n"
+
+
+def test_external_traffic_ignores_internal_local_policy() -> None:
+    """iTP=Local narrows the ClusterIP to this node's endpoints; NodePort traffic (eTP=Cluster) still uses all."""
+    (sp,) = service_ports(
+        svc(type="NodePort", internalTrafficPolicy="Local", ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30081}]),
+        [slice_(("10.42.0.2", {"ready": True}, "n1"), ("10.42.0.3", {"ready": True}, "n2"))],
+    )
+    chains = Renderer("kyb-test", "n1", "10.42.0.0/16").render([sp], None, fresh=True).chains
+    svc_chain = next(v for k, v in chains.items() if k.startswith("svc-"))
+    all_chain = next(v for k, v in chains.items() if k.startswith("all-"))
+    assert not any("numgen" in r for r in svc_chain)  # one local endpoint
+    assert any("numgen random mod 2" in r for r in all_chain)
+    ext = next(v for k, v in chains.items() if k.startswith("ext-"))
+    assert ext[-1].startswith("goto all-")
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="nft -c needs root and nftables")
