@@ -37,7 +37,7 @@ from kybernetes.streaming.runtime_api import (
     StreamingRuntime,
 )
 from kybernetes.streaming.spdy import SpdyConnection
-from kybernetes.streaming.upgrade import hijack
+from kybernetes.streaming.upgrade import hijack, wait_disconnected
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,27 @@ def parse_log_options(query: Any, now: datetime.datetime | None = None) -> LogOp
     )
 
 
+async def _copy_chunks(agen: AsyncIterator[bytes], resp: web.StreamResponse) -> None:
+    async for chunk in agen:
+        await resp.write(chunk)
+
+
+async def _race_disconnect(request: web.Request, work: Awaitable[None]) -> None:
+    """Run `work` until it ends or the client disconnects, whichever comes first."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(wait_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        else:
+            raise ConnectionResetError("client went away")
+    finally:
+        for t in (task, gone):
+            t.cancel()
+        await asyncio.gather(task, gone, return_exceptions=True)
+
+
 # ------------------------------------------------------------------ server
 class KubeletServer:
     """Serves a StreamingRuntime over HTTPS. `start()` binds, `stop()` closes every connection."""
@@ -293,8 +314,7 @@ class KubeletServer:
                 await resp.write_eof()
                 return resp
             await resp.write(chunk)
-            async for chunk in agen:
-                await resp.write(chunk)
+            await _race_disconnect(request, _copy_chunks(agen, resp))
         except (ConnectionError, asyncio.CancelledError):
             raise
         except StreamingError as e:

@@ -27,7 +27,7 @@ from kybernetes.machinery import errors
 from kybernetes.machinery.errors import StatusError
 from kybernetes.streaming.kubeletserver import DEFAULT_PORT, parse_log_options, write_pair
 from kybernetes.streaming.remotecommand import BadRequest
-from kybernetes.streaming.upgrade import hijack
+from kybernetes.streaming.upgrade import hijack, wait_disconnected
 
 if TYPE_CHECKING:
     from kybernetes.api.resources import ResourceInfo
@@ -301,11 +301,23 @@ class NodeProxy:
             else:
                 resp.enable_chunked_encoding()
             await resp.prepare(request)
-            with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-                async for chunk in _body(reader, headers):
-                    await resp.write(chunk)
-            await resp.write_eof()
-            return resp
+
+            async def copy() -> None:
+                with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+                    async for chunk in _body(reader, headers):
+                        await resp.write(chunk)
+
+            copying = asyncio.ensure_future(copy())
+            gone = asyncio.ensure_future(wait_disconnected(request))
+            try:
+                done, _ = await asyncio.wait({copying, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (copying, gone):
+                    t.cancel()
+                await asyncio.gather(copying, gone, return_exceptions=True)
+            if copying in done:
+                await resp.write_eof()
+            return resp  # else the client left: nothing more to write
         finally:
             await _close(writer)
 

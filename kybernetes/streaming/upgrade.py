@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-__all__ = ["HijackedConnection", "hijack"]
+__all__ = ["HijackedConnection", "hijack", "wait_disconnected"]
 
 PAUSE_AT = 1024 * 1024
 
@@ -105,3 +105,16 @@ async def hijack(request: web.Request, headers: Mapping[str, str]) -> HijackedCo
     protocol.keep_alive(False)
     await resp.prepare(request)
     return conn
+
+
+async def wait_disconnected(request: web.Request, poll: float = 1.0) -> None:
+    """Return once the client of a streaming response has gone away.
+
+    aiohttp does not cancel handlers on disconnect (handler_cancellation is off), and a quiet `logs -f` never
+    writes, so the loss would otherwise go unnoticed until the next line; streaming handlers race this instead.
+    """
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(poll)

@@ -67,6 +67,7 @@ class FakeHostProcessRuntime:
         self.root = root
         self.table: dict[str, FakePod] = {}
         self._closers: set[asyncio.Task[None]] = set()
+        self.active_log_streams = 0
 
     # ------------------------------------------------------------ lifecycle (test helpers)
     async def start_pod(self, pod: dict[str, Any]) -> None:
@@ -232,8 +233,12 @@ class FakeHostProcessRuntime:
             # Running until the process exited and its last output reached the log file.
             return running and (c.running or not all(p.done() for p in c.pumps))
 
-        async for chunk in crilog.read_log(path, options, running=alive):
-            yield chunk
+        self.active_log_streams += 1
+        try:
+            async for chunk in crilog.read_log(path, options, running=alive):
+                yield chunk
+        finally:
+            self.active_log_streams -= 1
 
     def pods(self) -> list[dict[str, Any]]:
         return [p.obj for p in self.table.values()]

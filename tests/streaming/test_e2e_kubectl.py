@@ -66,6 +66,21 @@ def test_logs_follow_streams_and_ends(stream_env: StreamEnv) -> None:
         assert lines == [f"tick {i}" for i in range(int(lines[0].split()[1]), 7)]
 
 
+def test_logs_follow_stops_when_the_client_leaves(stream_env: StreamEnv) -> None:
+    stream_env.run_pod("quiet", [{"name": "main", "command": ["sh", "-c", "echo once; exec sleep 100000"]}])
+    rt = stream_env.runtime
+    before = rt.active_log_streams
+    proc = popen_kubectl(stream_env, "logs", "-f", "quiet")
+    assert proc.stdout is not None and proc.stdout.readline() == "once\n"
+    assert rt.active_log_streams == before + 1
+    proc.kill()
+    proc.communicate(timeout=10)
+    deadline = time.time() + 10
+    while rt.active_log_streams > before:  # the API server notices, hangs up on the kubelet, which stops reading
+        assert time.time() < deadline, "the kubelet still follows a log nobody reads"
+        time.sleep(0.1)
+
+
 def test_logs_previous(stream_env: StreamEnv) -> None:
     cmd = 'n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; echo instance $n; exec sleep 100000'
     stream_env.run_pod("restarter", [{"name": "main", "command": ["sh", "-c", cmd]}])
