@@ -214,19 +214,18 @@ class PodWorker:
             return
         sb = self.sandbox()
         if sb is None:
-            sb = await self._create_sandbox()
-            self.trace("sandbox created")
-            if sb is None:
-                self.publish()
-                return
-        sid, ip = sb
-        instances = self.instances()
-        await self._sync_init(spec, sid, ip, instances)
-        instances = self.instances()
-        pv = self.pod_view(instances)
-        if init_done(pv)[0] and not init_failed(pv):
-            for c in spec.get("containers") or []:
-                await self._sync_container(c, sid, ip, instances.get(c["name"]) or [], init=False)
+            # A pod's first start takes a slot (FIFO), so a burst of pods comes up pod by pod instead of all at once
+            # at the end; later syncs (restarts, probes) do not wait for slots.
+            async with self.k.start_slots:
+                sb = await self._create_sandbox()
+                self.trace("sandbox created")
+                if sb is None:
+                    self.publish()
+                    return
+                await self._sync_containers(spec, *sb)
+        else:
+            await self._sync_containers(spec, *sb)
+        ip = sb[1]
         instances = self.instances()
         self._ensure_probes(spec, instances, ip)
         await self._gc_instances(instances)
@@ -235,6 +234,15 @@ class PodWorker:
             await self.k.volumes.refresh(self.pod)
         self.poke_in(self.k.config.volume_sync_interval)
         self.publish()
+
+    async def _sync_containers(self, spec: Obj, sid: str, ip: str) -> None:
+        instances = self.instances()
+        await self._sync_init(spec, sid, ip, instances)
+        instances = self.instances()
+        pv = self.pod_view(instances)
+        if init_done(pv)[0] and not init_failed(pv):
+            for c in spec.get("containers") or []:
+                await self._sync_container(c, sid, ip, instances.get(c["name"]) or [], init=False)
 
     async def _ensure_volumes(self) -> bool:
         if self.volumes is not None:

@@ -58,6 +58,7 @@ async def test_pid_namespace_mounts_and_cpu_quota(api: Client, ns: str, root_age
         f"print([l.split()[2] for l in open('/proc/self/mounts') if ' {mount} ' in l])\n"
         f"os.statvfs('{mount}')\n"
         "print(open('/proc/self/cgroup').read().count('kybtest-'))\n"
+        "print(sum(' nsfs ' in l or 'kubernetes.io~' in l for l in open('/proc/self/mountinfo')))\n"
     )
     out = k("exec", "-n", ns, "iso", "--", PY, "-c", script).stdout.splitlines()
     # The container's command is pid 1 of its own pid namespace, and exec'd processes join that namespace.
@@ -65,6 +66,7 @@ async def test_pid_namespace_mounts_and_cpu_quota(api: Client, ns: str, root_age
     assert pids[0] == 1 and len(pids) < 6, out
     assert out[1] == "['tmpfs']", out
     assert int(out[2]) >= 3, "exec joins the container's cgroups"
+    assert out[3] == "0", "no other pod's namespace files or volumes are mounted in the container"
     assert not is_mount(mount), "the volume is mounted only inside the container"
     rec = runtime_record(root_agent, cstatus(pod, "c")["containerID"])
     uid = pod["metadata"]["uid"]  # type: ignore[index]

@@ -1,9 +1,11 @@
 """Pod networking as root: a node bridge, one network namespace and veth pair per pod, a pod IP from the podCIDR.
 
-This is what the upstream bridge (with ipMasq) + host-local CNI plugins do, done with iproute2 (`ip -batch`, two invocations per
-pod). The IP allocation is one file per address under the run directory, created with O_EXCL, so several kubelets on
-one host sharing a bridge (test clusters do) never hand out the same address. The bridge is deleted on stop only if
-this kubelet created it and no veth is attached any more.
+This is what the upstream bridge (with ipMasq) and host-local CNI plugins do. The node bridge, its NAT rule and
+ip_forward are set up once with iproute2/iptables; each pod's namespace and veth pair are made with a few netlink
+messages (netlink.py), no process per pod. Addresses are allocated as one file per address under the run directory,
+created with O_EXCL, so several kubelets on one host sharing a bridge (test clusters do) never hand out the same
+address. Any kybernetes kubelet deletes the bridge (and its rules) on stop once no veth is attached to it, if a
+kybernetes kubelet made it; a kubelet recreates it whenever it finds it missing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import logging
 import os
 import time
 from pathlib import Path
+
+from kybernetes.kubelet.runtime import linux, netlink
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +146,8 @@ def release_address(directory: Path, ip: str, owner: str) -> None:
 
 
 async def teardown_netns(netns: str, ip: str, ipam_dir: Path) -> None:
-    """Delete a pod's network namespace (its veth pair goes with it) and free its address."""
-    if netns_exists(netns):
-        await run_ip("netns", "del", netns, check=False)
-    veth = veth_name(netns)
-    if link_exists(veth):
-        await run_ip("link", "del", veth, check=False)
+    """Delete a pod's network namespace and veth pair, and free its address."""
+    await asyncio.to_thread(netlink.delete_netns, str(NETNS_DIR / netns), veth_name(netns))
     if ip:
         release_address(ipam_dir, ip, netns)
 
@@ -213,32 +213,12 @@ class BridgeNetwork:
         """Create netns `netns` wired to the bridge; returns the pod IP."""
         await self.ensure_bridge()
         ip = self.ipam.allocate(netns)
-        veth = veth_name(netns)
+        path, veth, prefix, gw = str(NETNS_DIR / netns), veth_name(netns), self.prefix, str(self.ipam.gateway)
         try:
-            await run_ip(
-                "-batch",
-                "-",
-                batch=(
-                    f"netns add {netns}\n"
-                    f"link add {veth} type veth peer name eth0 netns {netns}\n"
-                    f"link set {veth} master {self.bridge} up\n"
-                ),
-            )
-            await run_ip(
-                "-n",
-                netns,
-                "-batch",
-                "-",
-                batch=(
-                    f"addr add {ip}/{self.prefix} dev eth0\n"
-                    "link set lo up\n"
-                    "link set eth0 up\n"
-                    f"route add default via {self.ipam.gateway}\n"
-                ),
-            )
-        except Exception:
+            await linux.in_fresh_thread(lambda: netlink.create_pod_netns(path, veth, self.bridge, ip, prefix, gw))
+        except Exception as e:
             await self.teardown(netns, ip)
-            raise
+            raise NetworkError(f"cannot set up the pod network {netns}: {e}") from e
         return ip
 
     async def teardown(self, netns: str, ip: str) -> None:

@@ -177,8 +177,34 @@ def _enter_namespaces(cfg: dict[str, object]) -> None:
                 mount(str(m["src"]), dst, None, MS_BIND | MS_REC)
             if m.get("ro"):
                 mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        _detach_foreign_mounts({str(m["dst"]) for m in cfg.get("mounts") or []})  # type: ignore[attr-defined]
         if cfg.get("mount_proc"):
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _detach_foreign_mounts(keep: set[str]) -> None:
+    """Drop this mount namespace's copies of other pods' namespace files and volume mounts.
+
+    The container's mount namespace starts as a copy of the host's, including every pod's /run/netns bind mount and
+    every tmpfs volume. Kept, those copies would hold other pods' network namespaces (veth, IP) and memory alive
+    after those pods are gone. (A container runtime gets this for free by pivoting into an image rootfs.)
+    """
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for line in reversed(lines):
+        pre, _, post = line.partition(" - ")
+        fields = pre.split()
+        if len(fields) < 5 or not post:
+            continue
+        target = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+        fstype = post.split()[0]
+        if target in keep:
+            continue
+        if fstype == "nsfs" or "/volumes/kubernetes.io~" in target:
+            try:
+                _check(_libc.umount2(target.encode(), 2), f"umount {target}")
+            except OSError:
+                pass
 
 
 def _identity_and_exec(cfg: dict[str, object]) -> None:

@@ -1,0 +1,244 @@
+"""Kubelet benchmark: pod create -> Running and Ready (seen through a watch), against raw process spawns on this box.
+
+A `kyb server` (no agent, no scheduler) and a `kyb agent` under test run as separate processes, like the e2e tests;
+pods are created with spec.nodeName set. Measured in one run:
+
+- raw spawn: posix_spawn + wait of `true`, and of the shim's interpreter (`python -I -S -c pass`), the floor of
+  what starting any container costs here;
+- sequential: 100 pods, one at a time, each timed from the POST to the watch event showing it Running and Ready;
+- burst: 100 pods created at once, time until each is Running and Ready.
+
+Run: `python -m bench.bench_kubelet [--pods 100] [--rootless]`. Results go to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.results import machine_line, update_section
+from kybernetes.client.rest import Client, resource_path
+from kybernetes.kubelet.cli import client_from_kubeconfig
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+TRACE: list[str] = []
+
+
+def start(args: list[str], mark: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    ready = threading.Event()
+    out: list[str] = []
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for ln in proc.stdout:
+            out.append(ln)
+            if "kubelet" in ln and ("pod " in ln):
+                TRACE.append(ln)
+            if mark in ln:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(90) or proc.poll() is not None:
+        raise RuntimeError("".join(out[-40:]))
+    return proc
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s) + 0.5) - 1))]
+
+
+def raw_spawn(argv: list[str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        pid = os.posix_spawnp(argv[0], argv, dict(os.environ))
+        os.waitpid(pid, 0)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    st = pod.get("status") or {}
+    return st.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or []
+    )
+
+
+def manifest(name: str, node: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": node,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "c", "image": "host", "command": ["sleep", "3600"]}],
+        },
+    }
+
+
+class Watcher:
+    """One watch on the namespace; records when each pod is first seen Running and Ready."""
+
+    def __init__(self, api: Client, ns: str) -> None:
+        self.api = api
+        self.ns = ns
+        self.ready_at: dict[str, float] = {}
+        self.events: dict[str, asyncio.Event] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.started = asyncio.Event()
+        self.live: set[str] = set()
+        self.empty = asyncio.Event()
+
+    def event(self, name: str) -> asyncio.Event:
+        return self.events.setdefault(name, asyncio.Event())
+
+    async def run(self) -> None:
+        path = resource_path("", "v1", "pods", namespace=self.ns)
+        lst = await self.api.get(path)
+        rv = lst["metadata"]["resourceVersion"]
+        self.started.set()
+        while True:
+            async for ev in self.api.watch(path, rv, timeout_seconds=600):
+                obj = ev.get("object") or {}
+                rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
+                name = (obj.get("metadata") or {}).get("name", "")
+                if ev.get("type") == "ADDED":
+                    self.live.add(name)
+                    self.empty.clear()
+                elif ev.get("type") == "DELETED":
+                    self.live.discard(name)
+                    if not self.live:
+                        self.empty.set()
+                if ev.get("type") in ("ADDED", "MODIFIED") and is_ready(obj) and name not in self.ready_at:
+                    self.ready_at[name] = time.perf_counter()
+                    self.event(name).set()
+
+
+async def create_and_wait(api: Client, w: Watcher, ns: str, name: str, node: str) -> float:
+    t0 = time.perf_counter()
+    await api.create(resource_path("", "v1", "pods", namespace=ns), manifest(name, node))
+    await asyncio.wait_for(w.event(name).wait(), 60)
+    return w.ready_at[name] - t0
+
+
+async def delete_all(api: Client, w: Watcher, ns: str) -> None:
+    path = resource_path("", "v1", "pods", namespace=ns)
+    await asyncio.gather(*(api.delete(f"{path}/{name}", {"gracePeriodSeconds": 1}) for name in list(w.live)))
+    await asyncio.wait_for(w.empty.wait(), 120)
+
+
+async def measure(kubeconfig: Path, node: str, n: int) -> tuple[list[float], list[float], float]:
+    api = client_from_kubeconfig(kubeconfig)
+    ns = f"bench-{uuid.uuid4().hex[:6]}"
+    await api.create(resource_path("", "v1", "namespaces"), {"metadata": {"name": ns}})
+    w = Watcher(api, ns)
+    w.task = asyncio.create_task(w.run())
+    await w.started.wait()
+    try:
+        for i in range(5):  # warm-up: first bridge/netns setup, caches
+            await create_and_wait(api, w, ns, f"warm-{i}", node)
+        seq = [await create_and_wait(api, w, ns, f"seq-{i}", node) for i in range(n)]
+        await delete_all(api, w, ns)
+        t0 = time.perf_counter()
+        burst = await asyncio.gather(*(create_and_wait(api, w, ns, f"burst-{i}", node) for i in range(n)))
+        total = time.perf_counter() - t0
+        await delete_all(api, w, ns)
+    finally:
+        w.task.cancel()
+        await api.delete(resource_path("", "v1", "namespaces", name=ns))
+        await api.close()
+    return seq, list(burst), total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pods", type=int, default=100)
+    ap.add_argument("--rootless", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    a = ap.parse_args()
+    rootless = a.rootless or os.geteuid() != 0
+    tmp = Path(tempfile.mkdtemp(prefix="kyb-bench-kubelet-"))
+    tag = uuid.uuid4().hex[:6]
+    node = f"bench-{tag}"
+    port = free_port()
+    py = sys.executable
+    srv = start([py, "-m", "kybernetes.cli.main", "server", "--data-dir", str(tmp / "server"), "--port", str(port),
+                 "--bind-address", "127.0.0.1", "--disable-agent", "--disable-scheduler"], "kybernetes is ready")
+    verbose = ["-v", "-v"] if os.environ.get("KYB_BENCH_TRACE") else []
+    agent_args = [py, "-m", "kybernetes.cli.main", *verbose, "agent", "--kubeconfig", str(tmp / "server" / "kubeconfig.yaml"),
+                  "--node-name", node, "--data-dir", str(tmp / "agent"), "--run-dir", str(tmp / "run"),
+                  "--cluster-cidr", "10.254.0.0/24" if a.pods <= 200 else "10.254.0.0/22",
+                  "--bridge", f"kyb{tag}", "--cgroup-root", f"kybbench-{tag}", "--kubelet-port", "0",
+                  "--stop-pods-on-exit"]
+    if rootless:
+        agent_args.append("--rootless")
+    agent = start(agent_args, "kyb agent is ready")
+    try:
+        spawn_true = raw_spawn(["true"], 200)
+        spawn_py = raw_spawn([py, "-I", "-S", "-c", "pass"], 50)
+        seq, burst, total = asyncio.run(measure(tmp / "server" / "kubeconfig.yaml", node, a.pods))
+    finally:
+        stop(agent)
+        stop(srv)
+        shutil.rmtree(tmp, ignore_errors=True)
+    ms = lambda x: f"{x * 1000:.0f} ms"  # noqa: E731
+    mode = "rootless" if rootless else "root (netns + veth + pod IP, uts/ipc/pid/mount namespaces, cgroups)"
+    body = f"""## Kubelet: pod create -> Running and Ready
+
+{machine_line()}; `python -m bench.bench_kubelet --pods {a.pods}`; {mode} mode. Pods run `sleep 3600` (no probe), created
+through the API with spec.nodeName set; latency is from the POST to the watch event showing phase Running and
+Ready=True.
+
+| measurement | p50 | p99 |
+|---|---|---|
+| raw posix_spawn + wait of `true` | {ms(statistics.median(spawn_true))} | {ms(pct(spawn_true, 99))} |
+| raw posix_spawn + wait of `python -I -S -c pass` (the shim's interpreter) | {ms(statistics.median(spawn_py))} | {ms(pct(spawn_py, 99))} |
+| pod create -> Running+Ready, {a.pods} pods one at a time | {ms(statistics.median(seq))} | {ms(pct(seq, 99))} |
+| pod create -> Running+Ready, {a.pods} pods created at once | {ms(statistics.median(burst))} | {ms(pct(burst, 99))} |
+
+The burst of {a.pods} pods was all Ready after {total:.2f} s. Target: p99 < 0.5 s for one pod at a time
+(sequential p99 / raw python spawn p50 = {pct(seq, 99) / statistics.median(spawn_py):.0f}x).
+"""
+    print(body)
+    if os.environ.get("KYB_BENCH_TRACE"):
+        Path(os.environ["KYB_BENCH_TRACE"]).write_text("".join(TRACE))
+    if not a.no_write:
+        update_section("kubelet", body)
+
+
+if __name__ == "__main__":
+    main()
