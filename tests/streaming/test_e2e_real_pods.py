@@ -7,7 +7,6 @@ kubelet port, the kubelet's serving certificate, its StreamingRuntime.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import subprocess
@@ -21,11 +20,7 @@ import pytest
 from tests.streaming.ptyrun import run_in_pty
 from tests.support.cluster import Server, free_port, kubectl_path, running_server
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(importlib.util.find_spec("kybernetes.kubelet.kubelet") is None,
-                       reason="needs the kubelet's pod lifecycle (kybernetes.kubelet.kubelet)"),
-]
+pytestmark = pytest.mark.e2e
 
 FORCE_SPDY = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
 TRANSPORTS = [
