@@ -102,7 +102,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stream_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamEnv]:
     tmp = tmp_path_factory.mktemp("kyb-streams")
     with running_server(tmp / "server", "sqlite") as srv:
