@@ -135,6 +135,8 @@ def main() -> None:
         lab.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
+    load = os.getloadavg()[0]
+
     def ratio(a: str, b: str) -> str:
         return f"{res[a] / res[b]:.2f}" if res[b] else "n/a"
 
@@ -145,6 +147,7 @@ def main() -> None:
         {machine_line()}; wrk -t2 -c{args.connections} for {args.seconds}s, median of {args.repeat} interleaved runs
         per row, against a minimal asyncio HTTP responder in a network namespace on a bridge, one endpoint behind
         the Service. The ingress runs inside the `kyb server` process (uvloop), sharing it with the API server.
+        Load average when done: {load:.1f} (other work on the box moves the absolute numbers, not the ratios much).
 
         | path | requests/s | vs direct |
         |---|---:|---:|
