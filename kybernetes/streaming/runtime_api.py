@@ -108,6 +108,10 @@ class StreamingRuntime(Protocol):
     Pods are identified by uid; `find_pod` resolves the namespace/name the URL carries. Every method raises a
     `StreamingError` subclass for failures the user should see (unknown pod or container, container not running,
     nothing listening on a port); other exceptions are reported as internal errors.
+
+    When the client goes away, the running `exec`/`attach` call is cancelled: the runtime must then kill what exec
+    started (`kybernetes.streaming.process.run_process` does) and detach. Output streams never raise when the
+    client has gone; writes are simply dropped.
     """
 
     def find_pod(self, namespace: str, name: str) -> str | None:
