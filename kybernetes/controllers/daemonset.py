@@ -172,7 +172,8 @@ class DaemonSetController(Controller):
         if self.expectations.satisfied(key):
             await self._manage(key, ds, nodes, by_node, h)
             strat = (ds.get("spec") or {}).get("updateStrategy") or {}
-            if strat.get("type", "RollingUpdate") == "RollingUpdate":
+            # Like upstream, replace old pods only in a sync where nothing else was in flight.
+            if strat.get("type", "RollingUpdate") == "RollingUpdate" and self.expectations.satisfied(key):
                 again = await self._rolling_update(key, ds, nodes, by_node, h)
         live = {(meta(p).get("labels") or {}).get(history.HASH_LABEL, "") for p in pods} | {h}
         limit = (ds.get("spec") or {}).get("revisionHistoryLimit")
