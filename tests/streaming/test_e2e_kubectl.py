@@ -235,3 +235,22 @@ def test_port_forward(stream_env: StreamEnv, web_pod: tuple[str, int], version: 
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("version", ["1.28", "1.29", "1.30", "1.31", "1.32"])
+def test_versions_in_between(stream_env: StreamEnv, sleeper: str, web_pod: tuple[str, int], version: str) -> None:
+    """1.28/1.29 speak SPDY only, 1.30 adds WebSocket exec, 1.31+ the WebSocket port-forward tunnel."""
+    res = stream_env.server.kubectl("exec", sleeper, "--", "sh", "-c", "echo $HOSTNAME; exit 4", version=version,
+                                    check=False)
+    assert (res.returncode, res.stdout) == (4, f"{sleeper}\n"), res.stderr
+    name, port = web_pod
+    local = free_port()
+    proc = popen_kubectl(stream_env, "port-forward", f"pod/{name}", f"{local}:{port}", version=version)
+    try:
+        assert proc.stdout is not None
+        assert f"127.0.0.1:{local} -> {port}" in proc.stdout.readline()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=10).read()
+        assert body == b"hello from the pod\n"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
