@@ -1,7 +1,7 @@
 """The cluster DNS component: owns the `kube-dns` Service, publishes where it listens, serves the zone.
 
-At start it makes sure `kube-system/kube-dns` exists at the tenth service IP (ports `dns` 53/UDP and `dns-tcp`
-53/TCP, no selector) and writes an EndpointSlice `kube-dns-<node>` pointing at its own listening address. The
+At start it makes sure `kube-system/kube-dns` exists at the tenth service IP (ports `dns` 53/UDP, `dns-tcp`
+53/TCP and `metrics` 9153/TCP for Prometheus, no selector) and writes an EndpointSlice `kube-dns-<node>` pointing at its own listening address. The
 service proxy then DNATs the Service IP to it, exactly as for any Service, so pods and the host use 10.43.0.10
 while this process listens on the node address at any port (an ephemeral one by default, so several test
 clusters on one host never collide). Without root it just listens on a configurable port.
@@ -10,14 +10,17 @@ clusters on one host never collide). Without root it just listens on a configura
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from kybernetes.client.informer import InformerFactory
 from kybernetes.client.rest import ApiError, Client, resource_path
 from kybernetes.dns import CLUSTER_DOMAIN, DNS_SERVICE_NAME, DNS_SERVICE_NAMESPACE, cluster_dns_ip
 from kybernetes.dns.records import Zone
-from kybernetes.dns.server import DnsServer, Forwarder, upstreams
+from kybernetes.dns.server import DnsServer, Forwarder, metrics_text, upstreams
 from kybernetes.proxy.nodeaddr import primary_ipv4
 from kybernetes.proxy.watch import ServiceWatch
 
@@ -43,6 +46,7 @@ def dns_service(service_cidr: str) -> dict[str, Any]:
             "ports": [
                 {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                 {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
             ],
         },
     }
@@ -71,6 +75,8 @@ class ClusterDNS:
         self.pods = self.factory.informer("", "v1", "pods")
         self.zone = Zone(self.watch, self.pods, domain)
         self.server: DnsServer | None = None
+        self._metrics: web.AppRunner | None = None
+        self.metrics_port = 0
         self.address = ""
 
     @property
@@ -84,13 +90,15 @@ class ClusterDNS:
         if not fwd.servers:
             log.warning("cluster DNS: no upstream resolvers in %s; outside names will fail", self.resolv_conf)
         self.server = DnsServer(self.zone, fwd)
-        port = self.port or await self._previous_port(host)
+        previous = await self._previous_ports(host)
+        port = self.port or previous.get("dns", 0)
         try:
             bound = await self.server.listen(host, port)
         except OSError:
             if self.port:
                 raise
             bound = await self.server.listen(host, 0)
+        self.metrics_port = await self._serve_metrics(host, previous.get("metrics", 0))
         self.address = host
         self.port = bound
         await self.factory.start()
@@ -102,6 +110,8 @@ class ClusterDNS:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.close()
+        if self._metrics is not None:
+            await self._metrics.cleanup()
         if self.address:
             try:  # not ready (the Service rejects at once) but kept, so a restart reuses the same port
                 await self._publish(ready=False)
@@ -110,15 +120,37 @@ class ClusterDNS:
         await self.factory.stop()
         await self.client.close()
 
-    async def _previous_port(self, host: str) -> int:
-        """The port this node's DNS used last time, so a restart keeps the Service's rules (and conntrack) unchanged."""
+    async def _previous_ports(self, host: str) -> dict[str, int]:
+        """The ports this node's DNS used last time (by name), so a restart keeps the Service's rules unchanged."""
         try:
             sl = await self.client.get(resource_path("discovery.k8s.io", "v1", "endpointslices", DNS_SERVICE_NAMESPACE, self.slice_name))
         except ApiError:
-            return 0
+            return {}
         addrs = [a for ep in sl.get("endpoints") or [] for a in ep.get("addresses") or []]
-        ports = [int(p.get("port") or 0) for p in sl.get("ports") or []]
-        return ports[0] if addrs == [host] and ports else 0
+        if addrs != [host]:
+            return {}
+        return {str(p.get("name")): int(p.get("port") or 0) for p in sl.get("ports") or []}
+
+    async def _serve_metrics(self, host: str, port: int) -> int:
+        """Prometheus metrics on (host, port), falling back to any free port; returns the port."""
+        assert self.server is not None
+        server = self.server
+
+        async def metrics(_request: web.Request) -> web.Response:
+            return web.Response(text=metrics_text(server), content_type="text/plain", charset="utf-8")
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        self._metrics = web.AppRunner(app, access_log=None)
+        await self._metrics.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.bind((host, 0))
+        await web.SockSite(self._metrics, sock).start()
+        return int(sock.getsockname()[1])
 
     async def _ensure_service(self) -> None:
         path = resource_path("", "v1", "services", DNS_SERVICE_NAMESPACE)
@@ -156,6 +188,7 @@ class ClusterDNS:
             "ports": [
                 {"name": "dns", "port": self.port, "protocol": "UDP"},
                 {"name": "dns-tcp", "port": self.port, "protocol": "TCP"},
+                {"name": "metrics", "port": self.metrics_port, "protocol": "TCP"},
             ],
         }
         path = resource_path("discovery.k8s.io", "v1", "endpointslices", DNS_SERVICE_NAMESPACE)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
@@ -114,8 +115,16 @@ class DnsServer:
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.AbstractServer] = []
         self.queries = 0
+        self.counts: Counter[tuple[str, str, str]] = Counter()  # (proto, qtype, answered-by) -> queries
+        self.rcodes: Counter[str] = Counter()
 
     async def answer(self, data: bytes, max_size: int | None) -> bytes | None:
+        out = await self._answer(data, max_size)
+        if out is not None and len(out) > 3:
+            self.rcodes[RCODE.get(out[3] & 0x0F) or str(out[3] & 0x0F)] += 1
+        return out
+
+    async def _answer(self, data: bytes, max_size: int | None) -> bytes | None:
         try:
             req = DNSRecord.parse(data)
         except Exception:
@@ -127,6 +136,7 @@ class DnsServer:
             return bytes(r.pack())
         q = req.questions[0]
         ans = self.zone.lookup(str(q.qname), q.qtype)
+        self.counts[("udp" if max_size else "tcp", str(QTYPE.get(q.qtype) or q.qtype), "forward" if ans.forward else "cluster")] += 1
         if ans.forward:
             up = await self.forwarder.forward(data)
             if up is not None:
@@ -207,6 +217,20 @@ class DnsServer:
                 await asyncio.wait_for(t.wait_closed(), 1.0)
         self._udp.clear()
         self._tcp.clear()
+
+
+def metrics_text(server: DnsServer) -> str:
+    """Prometheus text exposition of the server's counters (what CoreDNS serves on :9153, in its own names)."""
+    lines = [
+        "# HELP kybernetes_dns_requests_total DNS queries by transport, type and whether the cluster zone or upstream answered.",
+        "# TYPE kybernetes_dns_requests_total counter",
+    ]
+    for (proto, qtype, by), n in sorted(server.counts.items()):
+        lines.append(f'kybernetes_dns_requests_total{{proto="{proto}",type="{qtype}",answered_by="{by}"}} {n}')
+    lines += ["# HELP kybernetes_dns_responses_total DNS responses by rcode.", "# TYPE kybernetes_dns_responses_total counter"]
+    for rcode, n in sorted(server.rcodes.items()):
+        lines.append(f'kybernetes_dns_responses_total{{rcode="{rcode}"}} {n}')
+    return "\n".join(lines) + "\n"
 
 
 def upstreams(resolv_conf: str | Path, exclude: Iterable[str]) -> list[tuple[str, int]]:

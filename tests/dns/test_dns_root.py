@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from kybernetes.dns import cluster_dns_ip, resolv_conf
-from tests.proxy.helpers import apply, endpoint_slice, get, service, service_server, wait_until
+from tests.proxy.helpers import apply, endpoint_slice, get, http_get, service, service_server, wait_until
 from tests.proxy.netlab import NetLab, Pod, need_root_tools, run
 from tests.support.cluster import Server
 
@@ -48,7 +48,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def test_kube_dns_service_takes_the_tenth_ip(env: Env) -> None:
     svc = get(env.srv, "service", "kube-dns", namespace="kube-system")
     assert svc["spec"]["clusterIP"] == env.dns_ip
-    assert {(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]} == {("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")}
+    assert {(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]} == {
+        ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")
+    }
+    text = wait_until(lambda: http_get(f"http://{env.dns_ip}:9153/metrics"), what="metrics through the Service IP")
+    assert 'kybernetes_dns_requests_total{proto="udp",type="A",answered_by="cluster"}' in text
 
 
 def test_names_resolve_from_host_and_through_search_path(env: Env) -> None:

@@ -14,7 +14,7 @@ from kybernetes.client.informer import InformerFactory
 from kybernetes.client.rest import Client
 from kybernetes.dns import cluster_dns_ip, resolv_conf
 from kybernetes.dns.records import Zone
-from kybernetes.dns.server import DnsServer, Forwarder, read_nameservers, upstreams
+from kybernetes.dns.server import DnsServer, Forwarder, metrics_text, read_nameservers, upstreams
 from kybernetes.proxy.watch import ServiceWatch
 
 
@@ -155,6 +155,10 @@ async def test_server_udp_tcp_and_forwarding() -> None:
         assert [str(a.rdata) for a in r.rr] == ["web.default.svc.cluster.local.", "10.43.0.20"]
         r = await _udp_query(port, "missing.test", "A")
         assert r.header.rcode == RCODE.NXDOMAIN
+        text = metrics_text(server)
+        assert 'kybernetes_dns_requests_total{proto="tcp",type="A",answered_by="cluster"} 1' in text
+        assert 'kybernetes_dns_requests_total{proto="udp",type="A",answered_by="forward"} 2' in text
+        assert 'kybernetes_dns_responses_total{rcode="NXDOMAIN"} 1' in text
     finally:
         await server.close()
         up.close()
