@@ -380,7 +380,7 @@ class PodWorker:
                 pod_for_env = self._pod_with_ips(ip)
                 env = await envvars.container_env(pod_for_env, c, self.k.get_object, self.k.allocatable())
                 argv = envvars.command_line(c, env)
-                mounts = await asyncio.to_thread(self._mounts, c, env, ip, attempt)
+                mounts = self._mounts(c, env, ip, attempt)
             except (envvars.EnvError, VolumeError, OSError, ValueError) as e:
                 v.waiting_reason, v.waiting_message = "CreateContainerConfigError", str(e)
                 self.event("Failed", f"Error: {e}", "Warning", _fp(c))

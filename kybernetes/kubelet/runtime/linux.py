@@ -48,6 +48,32 @@ def bind_mount(src: str, dst: str) -> None:
     _check(_libc.mount(src.encode(), dst.encode(), None, ctypes.c_ulong(MS_BIND), None), f"mount {dst}")
 
 
+def is_mount_point(path: str) -> bool:
+    """From mountinfo: os.path.ismount cannot see a directory bind-mounted onto itself (same device)."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            return any(line.split()[4] == target for line in f)
+    except OSError:
+        return False
+
+
+def self_bind(path: str) -> None:
+    """Make `path` a mount point of its own (like `ip netns` does with /run/netns), so its subtree detaches at once."""
+    os.makedirs(path, exist_ok=True)
+    if not is_mount_point(path):
+        bind_mount(path, path)
+
+
+def unbind_if_unused(path: str) -> None:
+    """Undo `self_bind` when nothing is mounted below `path` any more (a busy mount stays)."""
+    if is_mount_point(path):
+        try:
+            _check(_libc.umount2(path.encode(), 0), f"umount {path}")
+        except OSError:
+            pass
+
+
 def umount(path: str) -> None:
     _check(_libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
 

@@ -43,7 +43,7 @@ from kybernetes.kubelet.runtime.api import (
 )
 from kybernetes.kubelet.runtime.cgroups import Cgroups
 from kybernetes.kubelet.runtime.janitor import Registry
-from kybernetes.kubelet.runtime.network import BridgeNetwork, teardown_netns, veth_name
+from kybernetes.kubelet.runtime.network import NETNS_DIR, BridgeNetwork, teardown_netns, veth_name
 from kybernetes.kubelet.runtime.spawner import Spawner, python_argv
 from kybernetes.kubelet.runtime.state import ContainerRecord, RecordStore, SandboxRecord
 from kybernetes.kubelet.runtime.streams import attach_streams
@@ -101,6 +101,8 @@ class ProcessRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self.registry = Registry(run_dir, data_dir, cgroup_root) if self.root else None
+        self.mount_parents = [str(NETNS_DIR), str(run_dir / "ns"), str(data_dir / "pods")]
+        """Directories made mount points of their own, holding every pod's namespace files and volume mounts."""
         self.spawner = Spawner(data_dir / "runtime" / "zygote.log", str(data_dir.absolute()))
 
     # ------------------------------------------------------------------ lifecycle
@@ -120,6 +122,8 @@ class ProcessRuntime:
         if self.registry is not None:
             await asyncio.to_thread(self.registry.register)
             await self.janitor()
+            for p in self.mount_parents:
+                linux.self_bind(p)
         sbs, cts = await asyncio.to_thread(self.store.load)
         self.sandboxes = {s.id: s for s in sbs}
         self.containers = {c.id: c for c in cts}
@@ -146,6 +150,8 @@ class ProcessRuntime:
             await asyncio.gather(*self._bg, return_exceptions=True)
         if self.registry is not None:
             self.registry.unregister()
+            for p in self.mount_parents[1:]:
+                linux.unbind_if_unused(p)
         self.spawner.close()
         if self.network is not None:
             await self.network.close()
@@ -189,7 +195,7 @@ class ProcessRuntime:
             if uts or ipc:
                 ns_dir, host = rec.ns_dir, rec.hostname
                 await linux.in_fresh_thread(lambda: linux.make_pod_namespaces(ns_dir, host, uts, ipc))
-            await asyncio.to_thread(self.cgroups.create_pod, config.uid)
+            self.cgroups.create_pod(config.uid)  # a few mkdirs: inline, never queued behind slow removals
         except Exception as e:
             await self._teardown_sandbox(rec)
             await asyncio.to_thread(self.cgroups.remove_pod, rec.uid)
@@ -329,7 +335,7 @@ class ProcessRuntime:
             dir=str(cdir),
         )
         try:
-            await asyncio.to_thread(self._prepare_container, sb, rec)
+            self._prepare_container(sb, rec)  # small files and mkdirs: inline on the start path
         except OSError as e:
             shutil.rmtree(cdir, ignore_errors=True)
             raise RuntimeError_("CreateContainerError", str(e)) from e
@@ -377,6 +383,7 @@ class ProcessRuntime:
                 self._ensure_mount_point(sb, m)
                 mounts.append(m)
             cfg["mounts"] = mounts
+            cfg["detach"] = list(self.mount_parents)
         else:
             for m in rec.mounts:
                 self._link_mount(sb, m)

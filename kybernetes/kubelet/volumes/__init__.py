@@ -101,17 +101,17 @@ class VolumeManager:
 
     async def _setup_one(self, pod: Obj, uid: str, name: str, kind: str, vol: Obj) -> Volume:
         if kind == "hostPath":
-            return Volume(name, kind, await asyncio.to_thread(_host_path, vol["hostPath"]))
+            return Volume(name, kind, _host_path(vol["hostPath"]))
         if kind == "emptyDir":
             d = self._vol_dir(uid, kind, name)
             spec = vol.get("emptyDir") or {}
-            await asyncio.to_thread(self._empty_dir, d, spec)
+            self._empty_dir(d, spec)
             return Volume(name, kind, str(d))
         if kind in API_BACKED:
             d = self._vol_dir(uid, kind, name)
             payload = await self._payload(pod, kind, vol[kind] or {})
             tmpfs = self.root and kind in ("secret", "projected")
-            await asyncio.to_thread(self._write, d, payload, tmpfs)
+            self._write(d, payload, tmpfs)
             return Volume(name, kind, str(d), readonly=True)
         raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : volume type {kind or "unknown"} is not supported by this node')
 
