@@ -155,6 +155,21 @@ class Cache:
     def is_assumed(self, key: str) -> bool:
         return key in self.assumed
 
+    def confirm(self, pod: Obj) -> bool:
+        """The informer shows an assumed pod bound where we put it, labels unchanged: keep the parsed PodInfo
+        (only the raw object is swapped), sparing a re-parse per binding."""
+        meta = pod.get("metadata") or {}
+        key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+        if key not in self.assumed:
+            return False
+        cur = self.pods.get(key)
+        node = (pod.get("spec") or {}).get("nodeName")
+        if cur is None or cur.uid != meta.get("uid") or cur.node_name != node or cur.labels != (meta.get("labels") or {}):
+            return False
+        cur.pod = pod
+        self.assumed.discard(key)
+        return True
+
     def add_or_update_pod(self, p: PodInfo) -> None:
         """An assigned pod seen by the informer (confirms an assumption, or accounts another scheduler's pod)."""
         self.assumed.discard(p.key)

@@ -204,6 +204,12 @@ class Scheduler:
                 self.queue.add(p)
 
     def _pod_updated(self, old: Obj, pod: Obj) -> None:
+        if not (old.get("spec") or {}).get("nodeName") and self.cache.confirm(pod):
+            key = self.cache_key(pod)
+            self.queue.delete(key)
+            self.handle.nominator.remove(key)
+            self.queue.move_all(POD_ADDED_HELPS)
+            return
         p = PodInfo(pod, self.priority_of(pod))
         if p.node_name:
             key = p.key
@@ -227,9 +233,13 @@ class Scheduler:
             self.queue.delete(p.key)
             self.handle.nominator.remove(p.key)
 
-    def _pod_deleted(self, pod: Obj) -> None:
+    @staticmethod
+    def cache_key(pod: Obj) -> str:
         meta = pod.get("metadata") or {}
-        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self.cache_key(pod)
         self.queue.delete(key)
         self.handle.nominator.remove(key)
         if self.cache.remove_pod(key) is not None:
