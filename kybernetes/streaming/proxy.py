@@ -249,14 +249,18 @@ class NodeProxy:
         name = (pod.get("metadata") or {}).get("name", "")
         if not node_name:
             raise errors.bad_request(f"pod {name} does not have a host assigned")
-        nodes = self.api.resources.get("", "v1", "nodes")
-        assert nodes is not None
         try:
-            node, _ = await self.api.store.get_current(nodes, "", node_name)
+            return await self.kubelet_address(node_name)
         except StatusError as e:
             if e.code == 404:
                 raise errors.internal(f'node "{node_name}" of pod {name} not found') from None
             raise
+
+    async def kubelet_address(self, node_name: str) -> tuple[str, int]:
+        """Where the node's kubelet listens: its preferred address and status.daemonEndpoints port."""
+        nodes = self.api.resources.get("", "v1", "nodes")
+        assert nodes is not None
+        node, _ = await self.api.store.get_current(nodes, "", node_name)
         status = node.get("status") or {}
         addrs = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
         host = next((addrs[t] for t in ADDRESS_PREFERENCE if addrs.get(t)), None)
@@ -418,14 +422,17 @@ def _pki_dir(api: APIServer) -> Path | None:
 
 
 def install(api: APIServer, *, pki_dir: Path | None = None) -> NodeProxy:
-    """Serve pods/log, pods/exec, pods/attach and pods/portforward on `api` by proxying to kubelets.
+    """Serve pods/log, pods/exec, pods/attach, pods/portforward (proxied to kubelets) and the */proxy subresources.
 
     The kubelet client certificate is issued from the cluster CA in `pki_dir` (default: `api.pki_dir`, else the
     `pki` directory next to the token file, which is where `kyb server` keeps it).
     """
+    from kybernetes.streaming.httpproxy import ResourceProxy
+
     proxy = NodeProxy(api, pki_dir or _pki_dir(api))
     api.subresources.streaming["log"] = proxy.log
     api.subresources.streaming["exec"] = proxy.exec
     api.subresources.streaming["attach"] = proxy.attach
     api.subresources.streaming["portforward"] = proxy.portforward
+    api.subresources.streaming["proxy"] = ResourceProxy(proxy).handle
     return proxy

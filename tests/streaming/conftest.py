@@ -61,13 +61,14 @@ class StreamEnv:
         return [kubectl_path(version), f"--cache-dir={self.server.cache_dir / version}", *args], env
 
     def run_pod(self, name: str, containers: list[dict[str, Any]], annotations: dict[str, str] | None = None,
-                namespace: str = "default") -> dict[str, Any]:
+                namespace: str = "default", labels: dict[str, str] | None = None) -> dict[str, Any]:
         """Create the pod on our node, start it in the runtime and report it Running."""
         for c in containers:
             c.setdefault("image", "busybox")
         manifest = {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {}},
+            "metadata": {"name": name, "namespace": namespace, "annotations": annotations or {},
+                         "labels": labels or {}},
             "spec": {"nodeName": self.node, "containers": containers, "terminationGracePeriodSeconds": 0},
         }
         self.server.kubectl("create", "-f", "-", input=json.dumps(manifest))
@@ -87,8 +88,11 @@ class StreamEnv:
             if "lastState" in st:
                 cs["lastState"] = st["lastState"]
             statuses.append(cs)
+        ready = "True" if phase == "Running" else "False"
+        conditions = [{"type": t, "status": ready, "lastTransitionTime": _now()}
+                      for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
         patch = {"status": {"phase": phase, "containerStatuses": statuses, "podIP": "127.0.0.1",
-                            "hostIP": "127.0.0.1"}}
+                            "podIPs": [{"ip": "127.0.0.1"}], "hostIP": "127.0.0.1", "conditions": conditions}}
         self.server.kubectl("patch", "pod", name, "-n", namespace, "--subresource=status", "--type=merge",
                             "-p", json.dumps(patch))
 
