@@ -170,6 +170,9 @@ def test_port_forward(srv: Server, tmp_path: Path, version: str, extra: dict[str
         body = fetch()
         assert body == b"hello from " + name.encode()
         assert fetch() == body
+        # The API server's pods/proxy reaches the same server at the pod's IP.
+        proxied = srv.kubectl("get", "--raw", f"/api/v1/namespaces/default/pods/{name}:{port}/proxy/").stdout
+        assert proxied == body.decode()
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
