@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from cryptography import x509
 
 from kybernetes import pki
 from kybernetes.streaming import portforward, remotecommand
@@ -68,9 +69,6 @@ def ensure_serving_certificate(
     """
     out = out_dir or (pki_dir / "kubelet")
     crt, key = out / f"{node_name}.crt", out / f"{node_name}.key"
-    if crt.exists() and key.exists():
-        return crt, key
-    ca = pki.CertPair((pki_dir / "ca.crt").read_bytes(), (pki_dir / "ca.key").read_bytes())
     dns = [node_name, "localhost"]
     ips = {"127.0.0.1"}
     for a in addresses:
@@ -79,10 +77,29 @@ def ensure_serving_certificate(
             ips.add(a)
         except ValueError:
             dns.append(a)
+    ca_pem = (pki_dir / "ca.crt").read_bytes()
+    if crt.exists() and key.exists() and _still_valid(crt.read_bytes(), ca_pem, set(dns), ips):
+        return crt, key
+    ca = pki.CertPair(ca_pem, (pki_dir / "ca.key").read_bytes())
     pair = pki.issue(ca, f"system:node:{node_name}", organizations=["system:nodes"], dns_names=dns,
                      ips=sorted(ips), server=True)
     write_pair(pair, crt, key)
     return crt, key
+
+
+def _still_valid(cert_pem: bytes, ca_pem: bytes, dns: set[str], ips: set[str]) -> bool:
+    """The existing certificate was issued by this CA, has not expired and names every address we serve on."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        ca = x509.load_pem_x509_certificate(ca_pem)
+        if cert.issuer != ca.subject or cert.not_valid_after_utc <= datetime.datetime.now(datetime.UTC):
+            return False
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    have_ips = {str(i) for i in san.get_values_for_type(x509.IPAddress)}
+    have_dns = set(san.get_values_for_type(x509.DNSName))
+    return ips <= have_ips and dns <= have_dns
 
 
 def write_pair(pair: pki.CertPair, crt: Path, key: Path) -> None:
