@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from tests.controllers.support import Obj, Watch, client, is_active, is_ready, name_of
+from tests.controllers.support import Obj, Watch, client, is_active, is_ready, kubectl, name_of
 from tests.support.cluster import Server
 
 pytestmark = pytest.mark.e2e
@@ -80,6 +80,8 @@ async def test_ordered_creation_reverse_scale_down_and_partitioned_update(hollow
             assert st["currentRevision"] != st["updateRevision"] and st["currentReplicas"] == 1
             revs = {p["metadata"]["labels"]["controller-revision-hash"] for p in pods.items}
             assert revs == {st["currentRevision"], st["updateRevision"]}
+            out = await kubectl(hollow, "-n", ns, "rollout", "status", "sts/web", "--timeout=30s")
+            assert "partitioned roll out complete: 2 new pods have been updated" in out.stdout
 
             deleted.clear()
             deleted_while.clear()
