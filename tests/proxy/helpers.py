@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
+import re
+import shutil
 import socket
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -41,11 +45,22 @@ def service_server(tmp: Path, *extra: str, agent: bool = False) -> Iterator[tupl
     Without `agent` it runs no kubelet: tests stand in for pods with their own namespaces and EndpointSlices.
     """
     node = f"kybtest-{uuid.uuid4().hex[:6]}"
-    cidr = f"10.43.{random.randint(100, 250)}.0/24"
+    cidr = f"10.43.{_free_service_block()}.0/24"
     args = ["--node-name", node, "--service-cidr", cidr, "--ingress-http-port", str(free_port()),
             "--ingress-https-port", str(free_port()), *([] if agent else ["--disable-agent"]), *extra]
     with running_server(tmp, "sqlite", extra_args=args) as srv:
         yield srv, node, cidr
+
+
+def _free_service_block() -> int:
+    """A /24 of 10.43.100-250 that no nftables rule on this host mentions yet (other clusters' proxies may be
+    running, e.g. a concurrent test run: two tables DNATing the same VIP would answer for each other)."""
+    used: set[str] = set()
+    if shutil.which("nft") and os.geteuid() == 0:
+        out = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True).stdout
+        used = set(re.findall(r"10\.43\.(\d+)\.", out))
+    free = [n for n in range(100, 251) if str(n) not in used]
+    return random.choice(free or list(range(100, 251)))
 
 
 def apply(srv: Server, *objs: dict[str, Any], namespace: str = "default") -> None:
