@@ -94,9 +94,9 @@ class ClusterDNS:
         port = self.port or previous.get("dns", 0)
         try:
             bound = await self.server.listen(host, port)
-        except OSError:
-            if self.port:
-                raise
+        except OSError as e:
+            if self.port:  # asked for this port: say so, but keep the node up (the EndpointSlice has the real one)
+                log.warning("cluster DNS cannot listen on %s:%d (%s); using a free port", host, port, e)
             bound = await self.server.listen(host, 0)
         self.metrics_port = await self._serve_metrics(host, previous.get("metrics", 0))
         self.address = host
