@@ -1,6 +1,7 @@
 """A hollow node whose heartbeat stops goes NotReady (Unknown), is tainted, and its pods are evicted (after their
 tolerationSeconds) and recreated elsewhere; daemon pods stay; it recovers when the heartbeat returns. Pods of a
-deleted node are collected by the pod GC. Runs on its own server with short timeouts."""
+deleted node are collected by the pod GC, and so are finished pods beyond the threshold (without the Job that
+ran them losing count). Runs on its own server with short timeouts."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ ENV = {
     "KYB_HOLLOW_HEARTBEAT_INTERVAL": "1",
     "KYB_POD_GC_PERIOD": "0.5",
     "KYB_POD_GC_QUARANTINE": "1",
+    "KYB_TERMINATED_POD_GC_THRESHOLD": "3",
+    "KYB_HOLLOW_JOB_DURATION": "0.2",
 }
 
 WORKLOADS = textwrap.dedent(
@@ -142,5 +145,30 @@ async def test_pods_of_a_deleted_node_are_collected(lifecycle: Server) -> None:
             await pods.until(lambda ps: not any(name_of(p) in orphans for p in ps), what="pods of the deleted node force-deleted")
             nodes = json.loads(lifecycle.kubectl("get", "nodes", "-o", "json").stdout)["items"]
             assert victim not in {name_of(n) for n in nodes}
+    finally:
+        await api.close()
+
+
+async def test_finished_pods_beyond_the_threshold_are_collected_and_jobs_still_count(lifecycle: Server) -> None:
+    ns = new_namespace(lifecycle)
+    job = textwrap.dedent(
+        """
+        apiVersion: batch/v1
+        kind: Job
+        metadata: {name: many}
+        spec:
+          completions: 8
+          parallelism: 4
+          template:
+            spec: {restartPolicy: Never, containers: [{name: c, image: x}]}
+        """
+    )
+    api = client(lifecycle)
+    try:
+        async with Watch(api, "batch", "v1", "jobs", ns) as jobs, Watch(api, "", "v1", "pods", ns) as pods:
+            await kubectl(lifecycle, "-n", ns, "apply", "-f", "-", input=job)
+            done = await jobs.until(lambda js: bool(js) and (condition(js[0], "Complete") or {}).get("status") == "True", what="job complete")
+            assert done[0]["status"]["succeeded"] == 8, "the tracking finalizer keeps collected pods counted"
+            await pods.until(lambda ps: len(ps) <= 3, what="finished pods trimmed to the threshold of 3")
     finally:
         await api.close()

@@ -110,3 +110,24 @@ async def test_parallel_pod_management(hollow: Server, ns: str) -> None:
         await api.close()
     adds = [ready for kind, ready in seen if kind == "ADDED"]
     assert len(adds) == 4 and max(adds) < 4 and adds.count(0) >= 2, "Parallel creates without waiting for readiness"
+
+
+async def test_on_delete_replaces_only_deleted_pods(hollow: Server, ns: str) -> None:
+    manifest = STS.replace("replicas: 3", "replicas: 2\n  updateStrategy: {type: OnDelete}")
+    k = lambda *a, **kw: hollow.kubectl("-n", ns, *a, **kw)  # noqa: E731
+    api = client(hollow)
+    try:
+        async with Watch(api, "", "v1", "pods", ns) as pods, Watch(api, "apps", "v1", "statefulsets", ns) as sets:
+            k("apply", "-f", "-", input=manifest)
+            await pods.until(lambda ps: sum(1 for p in ps if is_ready(p)) == 2, what="2 ready")
+            k("set", "image", "sts/web", "c=web:2")
+            await sets.until(lambda s: bool(s) and s[0].get("status", {}).get("updateRevision") != s[0]["status"].get("currentRevision"), what="new revision")
+            assert {p["spec"]["containers"][0]["image"] for p in pods.items} == {"web:1"}, "OnDelete must not touch pods"
+            k("delete", "pod", "web-1", "--wait=false")
+            await pods.until(
+                lambda ps: {name_of(p): p["spec"]["containers"][0]["image"] for p in ps if is_ready(p) and is_active(p)}
+                == {"web-0": "web:1", "web-1": "web:2"},
+                what="only the deleted pod comes back updated",
+            )
+    finally:
+        await api.close()
