@@ -75,7 +75,10 @@ class Controller:
     async def start(self) -> None:
         """Wait for this controller's informers, then start the workers."""
         for inf in self._watched:
-            await inf.wait_synced(60.0)
+            try:
+                await inf.wait_synced(60.0)
+            except TimeoutError:
+                log.warning("%s: %s not synced after 60s; starting anyway", self.name, inf.path)
         await self.on_synced()
         for i in range(self.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}"))

@@ -160,7 +160,10 @@ class ControllerManager:
             self.factory = factory
             self.controllers = built
             await factory.start()
-            await asyncio.gather(*(c.start() for c in built))
+            results = await asyncio.gather(*(c.start() for c in built), return_exceptions=True)
+            for c, r in zip(built, results, strict=True):
+                if isinstance(r, BaseException):
+                    log.error("controller %s failed to start: %s", getattr(c, "name", c), r)
             log.info("controller manager: %d controllers running", len(built))
 
     async def _stop_controllers(self) -> None:
