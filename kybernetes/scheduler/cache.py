@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from kybernetes.machinery.selectors import LabelSelector
 from kybernetes.scheduler import table
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import REGION_LABEL, ZONE_LABEL, PodInfo
@@ -32,6 +33,10 @@ class Cache:
         self._dirty = True
         self.pods: dict[str, PodInfo] = {}  # key -> assigned or assumed pod
         self.by_namespace: dict[str, dict[str, PodInfo]] = {}
+        # (namespace, selector) -> node name -> matching placed pods (not terminating), kept incrementally for the
+        # selectors spreading and inter-pod affinity ask about; bounded, rebuilt on demand.
+        self._sel_counts: dict[tuple[str, LabelSelector, bool], dict[str, int]] = {}
+        self._sel_by_ns: dict[str, list[tuple[str, LabelSelector, bool]]] = {}
         self.assumed: set[str] = set()
         self.namespaces: dict[str, dict[str, str]] = {}
         self.affinity_pods: set[str] = set()  # keys of placed pods having any pod (anti-)affinity
@@ -116,6 +121,10 @@ class Cache:
         ni.add_pod(p)
         self.pods[p.key] = p
         self.by_namespace.setdefault(p.namespace, {})[p.key] = p
+        for k in self._sel_by_ns.get(p.namespace, ()):
+            if (k[2] or not p.deleting) and k[1].matches(p.labels):
+                d = self._sel_counts[k]
+                d[node] = d.get(node, 0) + 1
         if p.has_affinity:
             self.affinity_pods.add(p.key)
             if p.anti_affinity:
@@ -130,6 +139,14 @@ class Cache:
             ns.pop(key, None)
             if not ns:
                 del self.by_namespace[p.namespace]
+        for k in self._sel_by_ns.get(p.namespace, ()):
+            if (k[2] or not p.deleting) and k[1].matches(p.labels):
+                d = self._sel_counts[k]
+                left = d.get(p.node_name, 0) - 1
+                if left > 0:
+                    d[p.node_name] = left
+                else:
+                    d.pop(p.node_name, None)
         ni = self.nodes.get(p.node_name)
         if ni is not None:
             ni.remove_pod(key)
@@ -180,6 +197,23 @@ class Cache:
     def remove_pod(self, key: str) -> PodInfo | None:
         self.assumed.discard(key)
         return self._unplace(key)
+
+    def selector_counts(self, namespace: str, selector: LabelSelector, include_terminating: bool = False) -> dict[str, int]:
+        """node name -> placed pods of `namespace` matching `selector` (terminating ones only if asked: spreading
+        skips them, inter-pod affinity does not). The caller must not modify the result."""
+        k = (namespace, selector, include_terminating)
+        d = self._sel_counts.get(k)
+        if d is None:
+            if len(self._sel_counts) >= 256:
+                self._sel_counts.clear()
+                self._sel_by_ns.clear()
+            d = {}
+            for p in (self.by_namespace.get(namespace) or {}).values():
+                if (include_terminating or not p.deleting) and selector.matches(p.labels):
+                    d[p.node_name] = d.get(p.node_name, 0) + 1
+            self._sel_counts[k] = d
+            self._sel_by_ns.setdefault(namespace, []).append(k)
+        return d
 
     def pods_in_namespace(self, namespace: str) -> list[PodInfo]:
         return list((self.by_namespace.get(namespace) or {}).values())

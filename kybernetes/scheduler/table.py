@@ -84,6 +84,29 @@ class NodeTable:
             self.masks[key] = m
         return m
 
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Any per-node derived value (e.g. each node's topology domains for a spread policy), cached like
+        `label_mask` and forgotten on the same label changes."""
+        v = self.masks.get(key)
+        if v is None:
+            if len(self.masks) >= self.MAX_MASKS:
+                self.masks.clear()
+            v = compute()
+            self.masks[key] = v
+        return v
+
+    def topology(self, key: str) -> tuple[list[str], Array, dict[str, int]]:
+        """For a label key: its distinct values, each row's value index (-1 where the node lacks the key) and
+        value -> index. Cached until labels change."""
+        def compute() -> tuple[list[str], Array, dict[str, int]]:
+            index: dict[str, int] = {}
+            rows = np.fromiter((index.setdefault(v, len(index)) if (v := ni.labels.get(key)) is not None else -1
+                                for ni in self.nodes), np.int64, self.n)
+            return list(index), rows, index
+
+        result: tuple[list[str], Array, dict[str, int]] = self.memo(("topology", key), compute)
+        return result
+
     def write_pods(self, ni: NodeInfo) -> None:
         r = ni.row
         self.req_cpu[r] = ni.req_cpu

@@ -318,8 +318,14 @@ def test_vector_path_matches_list_path() -> None:
         p = pod(f"p{i}", cpu=rnd.choice([None, "100m", "500m", "1", "3"]), memory=rnd.choice([None, "100Mi", "1Gi", "3Gi"]),
                 tolerations=[{"key": "t", "operator": "Exists"}] if i % 5 == 0 else [],
                 nodeSelector={"disk": "ssd"} if i % 4 == 0 else {},
+                labels={"app": "web"} if i % 2 else {},
+                topologySpreadConstraints=_spread("zone", skew=2) if i % 7 == 0 else _spread("kubernetes.io/hostname", hard=False) if i % 7 == 1 else [],
                 affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-                    {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["z1"]}]}]}}} if i % 3 == 0 else {})
+                    {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["z1"]}]}]}}} if i % 3 == 0
+                else _pod_aff("podAntiAffinity", "web") if i % 11 == 1
+                else _pod_aff("podAffinity", "web", "zone", required=False) if i % 11 == 2
+                else _pod_aff("podAffinity", "web", "zone") if i % 11 == 3
+                else {})
         df, dsl = fast.schedule(p), slow.schedule(p)
         assert [n.name for n in df.feasible] == [n.name for n in dsl.feasible]
         assert list(df.totals) == list(dsl.totals)

@@ -27,6 +27,7 @@ from kybernetes.scheduler.framework import (
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import AffinityTerm, PodInfo
+from kybernetes.scheduler.table import Array, NodeTable, np
 
 AFFINITY_NOT_MATCH = "node(s) didn't match pod affinity rules"
 ANTI_AFFINITY_NOT_MATCH = "node(s) didn't match pod anti-affinity rules"
@@ -44,6 +45,15 @@ def _bump(m: dict[Pair, int], labels: dict[str, str], key: str, value: int) -> N
             m[pair] = n
         else:
             m.pop(pair, None)
+
+
+def _value_flags(counts: dict[Pair, int], key: str, index: dict[str, int], n: int) -> Array:
+    """Per value of `key` (plus a trailing False for rows without the key): does the pair have a positive count."""
+    flags = np.zeros(n + 1, bool)
+    hits = [index[v] for (k, v), c in counts.items() if c > 0 and k == key and v in index]
+    if hits:
+        flags[hits] = True
+    return flags
 
 
 @dataclass(slots=True)
@@ -92,17 +102,34 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
             for t in other.anti_affinity:
                 if t.matches(pod, ns):
                     _bump(st.existing_anti, n.labels, t.topology_key, 1)
-        if pod.required_affinity or pod.anti_affinity:
+        if len(pod.required_affinity) == 1:
+            self._count_term(pod.required_affinity[0], st.affinity, 1)
+        elif pod.required_affinity:  # a pod must match every term: no per-selector shortcut
             for n in cache.node_list():
                 for other in n.pods.values():
-                    if pod.required_affinity and self._matches_all(pod.required_affinity, other):
+                    if self._matches_all(pod.required_affinity, other):
                         for t in pod.required_affinity:
                             _bump(st.affinity, n.labels, t.topology_key, 1)
-                    for t in pod.anti_affinity:
-                        if t.matches(other, ns):
-                            _bump(st.anti, n.labels, t.topology_key, 1)
+        for t in pod.anti_affinity:
+            self._count_term(t, st.anti, 1)
         state.data[self.name] = st
         return None, None
+
+    def _namespaces(self, t: AffinityTerm) -> set[str]:
+        cache = self.handle.cache
+        out = set(t.namespaces)
+        if t.namespace_selector is not None:
+            out |= {ns for ns in cache.by_namespace if t.namespace_selector.matches(cache.ns_labels(ns))}
+        return out
+
+    def _count_term(self, t: AffinityTerm, into: dict[Pair, int], weight: int) -> None:
+        """Add `weight` per placed pod matching the term, at its node's (topologyKey, value) pair."""
+        cache = self.handle.cache
+        for ns in self._namespaces(t):
+            for node_name, cnt in cache.selector_counts(ns, t.selector, include_terminating=True).items():
+                n = cache.get(node_name)
+                if n is not None:
+                    _bump(into, n.labels, t.topology_key, cnt * weight)
 
     def add_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
         st = state.data.get(self.name)
@@ -113,6 +140,34 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         st = state.data.get(self.name)
         if isinstance(st, _State):
             self._count(st, pod, other, node, -1)
+
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        st: _State = state.data[self.name]
+        mask: Array | bool = True
+
+        def both(m: Array) -> None:
+            nonlocal mask
+            mask = m if mask is True else mask & m
+
+        if pod.required_affinity:
+            first_of_group = not st.affinity and self._matches_all(pod.required_affinity, pod)
+            for t in pod.required_affinity:
+                values, rows, index = table.topology(t.topology_key)
+                if first_of_group:
+                    both(rows >= 0)
+                else:
+                    both(_value_flags(st.affinity, t.topology_key, index, len(values))[rows])
+        if st.anti:
+            for t in pod.anti_affinity:
+                values, rows, index = table.topology(t.topology_key)
+                both(~_value_flags(st.anti, t.topology_key, index, len(values))[rows])
+        for (key, value), cnt in st.existing_anti.items():
+            if cnt > 0:
+                _, rows, index = table.topology(key)
+                j = index.get(value)
+                if j is not None:
+                    both(rows != j)
+        return mask
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         st: _State = state.data[self.name]
@@ -146,33 +201,47 @@ class InterPodAffinity(FilterPlugin, ScorePlugin):
         if not own and not cache.affinity_pods:
             return SKIP
         ns = cache.ns_labels
-        scores: dict[str, dict[str, int]] = {}
+        pairs: dict[Pair, int] = {}
+        # The incoming pod's preferred terms, counted through the cache's per-selector index.
+        for t in pod.preferred_affinity:
+            self._count_term(t, pairs, t.weight)
+        for t in pod.preferred_anti_affinity:
+            self._count_term(t, pairs, -t.weight)
 
-        def process(terms: Iterable[AffinityTerm], target: PodInfo, labels: dict[str, str], mult: int, weight: int = 0) -> None:
+        def process(terms: Iterable[AffinityTerm], labels: dict[str, str], mult: int, weight: int = 0) -> None:
             for t in terms:
-                if t.matches(target, ns):
-                    v = labels.get(t.topology_key)
-                    if v is not None:
-                        d = scores.setdefault(t.topology_key, {})
-                        d[v] = d.get(v, 0) + (weight or t.weight) * mult
+                if t.matches(pod, ns):
+                    _bump(pairs, labels, t.topology_key, (weight or t.weight) * mult)
 
-        others: Iterable[PodInfo] = cache.pods.values() if own else [cache.pods[k] for k in cache.affinity_pods]
-        for other in others:
+        # Existing pods' terms that the incoming pod matches (their required affinity weighs 1).
+        for key in cache.affinity_pods:
+            other = cache.pods[key]
             n = cache.get(other.node_name)
             if n is None or not n.labels:
                 continue
-            labels = n.labels
-            if own:
-                process(pod.preferred_affinity, other, labels, 1)
-                process(pod.preferred_anti_affinity, other, labels, -1)
             if other.required_affinity:
-                process(other.required_affinity, pod, labels, 1, self.hard_pod_affinity_weight)
-            process(other.preferred_affinity, pod, labels, 1)
-            process(other.preferred_anti_affinity, pod, labels, -1)
+                process(other.required_affinity, n.labels, 1, self.hard_pod_affinity_weight)
+            process(other.preferred_affinity, n.labels, 1)
+            process(other.preferred_anti_affinity, n.labels, -1)
+        scores: dict[str, dict[str, int]] = {}
+        for (k, v), w in pairs.items():
+            scores.setdefault(k, {})[v] = w
         if not scores:
             return SKIP
         state.data[self.name + "/score"] = scores
         return None
+
+    def score_vector(self, state: CycleState, pod: PodInfo, table: NodeTable, rows: Array) -> Array | None:
+        scores: dict[str, dict[str, int]] = state.data[self.name + "/score"]
+        total = np.zeros(len(rows), np.int64)
+        for key, by_value in scores.items():
+            values, node_rows, _ = table.topology(key)
+            per_value = np.fromiter((by_value.get(v, 0) for v in values), np.int64, len(values))
+            total += np.append(per_value, 0)[node_rows[rows]]
+        lo, hi = total.min(), total.max()
+        if hi - lo <= 0:
+            return np.zeros(len(rows), np.int64)
+        return (MAX_NODE_SCORE * ((total - lo) / (hi - lo))).astype(np.int64)
 
     def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         scores: dict[str, dict[str, int]] = state.data[self.name + "/score"]

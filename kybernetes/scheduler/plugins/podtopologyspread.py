@@ -26,6 +26,7 @@ from kybernetes.scheduler.framework import (
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import HOSTNAME_LABEL, PodInfo, SpreadConstraint, tolerates_all
+from kybernetes.scheduler.table import Array, NodeTable, np
 
 NOT_MATCH = "node(s) didn't match pod topology spread constraints"
 LABEL_NOT_MATCH = "node(s) didn't match pod topology spread constraints (missing required label)"
@@ -69,32 +70,54 @@ class _SoftState:
 class PodTopologySpread(FilterPlugin, ScorePlugin):
     name = "PodTopologySpread"
 
+    # --------------------------------------------------------------- domains
+    def _domains(self, pod: PodInfo, constraints: tuple[SpreadConstraint, ...],
+                 require_all: bool = True) -> tuple[dict[str, tuple[str | None, ...]], list[frozenset[str]]]:
+        """Per node carrying every constraint's key (any key, without `require_all`): its domain for each
+        constraint, or None where the node does not count (node affinity / taints policy). Plus each
+        constraint's set of domains. Cached per policy in the node table until labels change."""
+        keys = tuple(c.topology_key for c in constraints)
+        honor_aff = any(c.honor_affinity for c in constraints)
+        honor_taints = any(c.honor_taints for c in constraints)
+        memo_key = ("PodTopologySpread", keys, require_all, tuple((c.honor_affinity, c.honor_taints) for c in constraints),
+                    frozenset(pod.node_selector.items()) if honor_aff else None, pod.node_affinity if honor_aff else None,
+                    pod.tolerations if honor_taints else None)
+
+        def compute() -> tuple[dict[str, tuple[str | None, ...]], list[frozenset[str]]]:
+            out: dict[str, tuple[str | None, ...]] = {}
+            doms: list[set[str]] = [set() for _ in constraints]
+            for n in self.handle.cache.node_list():
+                labels = n.labels
+                if require_all and not all(k in labels for k in keys):
+                    continue
+                vals = tuple(labels.get(c.topology_key) if _eligible(pod, c, n) else None for c in constraints)
+                out[n.name] = vals
+                for i, v in enumerate(vals):
+                    if v is not None:
+                        doms[i].add(v)
+            return out, [frozenset(d) for d in doms]
+
+        table = self.handle.cache.node_table()
+        if table is None:
+            return compute()
+        result: tuple[dict[str, tuple[str | None, ...]], list[frozenset[str]]] = table.memo(memo_key, compute)
+        return result
+
     # ---------------------------------------------------------------- filter
     def pre_filter(self, state: CycleState, pod: PodInfo) -> tuple[Status | None, set[str] | None]:
         hard = tuple(c for c in pod.spread if c.hard)
         if not hard:
             return SKIP, None
         cache = self.handle.cache
-        counts: list[dict[str, int]] = [{} for _ in hard]
-        keys = [c.topology_key for c in hard]
-        eligible: dict[str, list[bool]] = {}
-        for n in cache.node_list():
-            labels = n.labels
-            if not all(k in labels for k in keys):
-                continue
-            el = [_eligible(pod, c, n) for c in hard]
-            eligible[n.name] = el
-            for i, c in enumerate(hard):
-                if el[i]:
-                    counts[i].setdefault(labels[c.topology_key], 0)
-        for other in cache.pods_in_namespace(pod.namespace):
-            oel = eligible.get(other.node_name)
-            if oel is None or other.deleting:
-                continue
-            labels = cache.nodes[other.node_name].labels
-            for i, c in enumerate(hard):
-                if oel[i] and c.selector.matches(other.labels):
-                    counts[i][labels[c.topology_key]] += 1
+        node_doms, domains = self._domains(pod, hard)
+        counts: list[dict[str, int]] = [dict.fromkeys(d, 0) for d in domains]
+        for i, c in enumerate(hard):
+            ci = counts[i]
+            for node_name, cnt in cache.selector_counts(pod.namespace, c.selector).items():
+                vals = node_doms.get(node_name)
+                v = vals[i] if vals is not None else None
+                if v is not None:
+                    ci[v] += cnt
         st = _HardState(hard, counts, [0] * len(hard), [1 if c.selector.matches(pod.labels) else 0 for c in hard])
         for i in range(len(hard)):
             st.recompute_min(i)
@@ -116,6 +139,21 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
 
     def remove_pod(self, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo) -> None:
         self._update(state, pod, other, node, -1)
+
+    def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
+        st: _HardState = state.data[self.name]
+        mask: Array | bool = True
+        for i, c in enumerate(st.constraints):
+            values, rows, index = table.topology(c.topology_key)
+            cnt = np.zeros(len(values) + 1, np.int64)
+            nz = [(index[v], k) for v, k in st.counts[i].items() if k and v in index]
+            if nz:
+                cnt[[j for j, _ in nz]] = [k for _, k in nz]
+            ok = cnt + (st.self_match[i] - st.mins[i]) <= c.max_skew
+            ok[-1] = False  # rows without the key (index -1)
+            m = ok[rows]
+            mask = m if mask is True else mask & m
+        return mask
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         st: _HardState = state.data[self.name]
@@ -150,23 +188,19 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         for i, c in enumerate(soft):
             size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME_LABEL else len(sizes[i])
             s.weights.append(math.log(size + 2))
-        s.node_counts = [{} for _ in soft]
-        for other in cache.pods_in_namespace(pod.namespace):
-            if other.deleting:
+        node_doms, _ = self._domains(pod, soft)
+        s.node_counts = []
+        for i, c in enumerate(soft):
+            by_node = cache.selector_counts(pod.namespace, c.selector)
+            s.node_counts.append(by_node)
+            if c.topology_key == HOSTNAME_LABEL:
                 continue
-            for i, c in enumerate(soft):
-                if c.topology_key == HOSTNAME_LABEL and c.selector.matches(other.labels):
-                    nc = s.node_counts[i]
-                    nc[other.node_name] = nc.get(other.node_name, 0) + 1
-            on = cache.nodes.get(other.node_name)
-            if on is None or on.node is None or not all(k in on.labels for k in keys):
-                continue
-            for i, c in enumerate(soft):
-                if c.topology_key == HOSTNAME_LABEL:
-                    continue
-                v = on.labels[c.topology_key]
-                if v in s.pair_counts[i] and _eligible(pod, c, on) and c.selector.matches(other.labels):
-                    s.pair_counts[i][v] += 1
+            pc = s.pair_counts[i]
+            for node_name, cnt in by_node.items():
+                dv = node_doms.get(node_name)
+                d = dv[i] if dv is not None else None
+                if d is not None and d in pc:
+                    pc[d] += cnt
         state.data[self.name + "/score"] = s
         return None
 
