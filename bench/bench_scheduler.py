@@ -191,6 +191,49 @@ def phase_algorithm(nodes: int, placed: int, pods: int) -> dict[str, float]:
     return {"pods_per_s": pods / dt, "ms_per_pod": dt / pods * 1000, "podinfo_us": parse / pods * 1e6}
 
 
+FEATURES: dict[str, Obj] = {
+    "hard zone spread (DoNotSchedule, maxSkew 1)": {"topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": {"matchLabels": {"app": "bench"}}}]},
+    "soft hostname spread (ScheduleAnyway)": {"topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": {"app": "bench"}}}]},
+    "required anti-affinity per hostname": {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "bench"}}, "topologyKey": "kubernetes.io/hostname"}]}}},
+    "preferred affinity per zone": {"affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 10, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "bench"}}, "topologyKey": "topology.kubernetes.io/zone"}}]}}},
+    "nodeSelector": {"nodeSelector": {"topology.kubernetes.io/zone": "zone-3"}},
+}
+
+
+def phase_features(nodes: int, placed: int, per_feature: int = 300) -> dict[str, float]:
+    """ms per decision (in memory) for pods using one scheduling feature each, each on a fresh cluster of the
+    same shape (so one feature's placed pods do not tax the next)."""
+    out: dict[str, float] = {}
+    for name, spec in FEATURES.items():
+        cache = Cache()
+        algo = Algorithm(build_framework(Handle(cache)))
+        for i in range(nodes):
+            cache.set_node(node_obj(i))
+        for i in range(placed):
+            p = pod_obj(f"placed-{i}", NS, f"node-{i % nodes:05d}")
+            p["metadata"]["uid"] = f"u-p{i}"
+            cache.add_or_update_pod(PodInfo(p))
+        infos = []
+        for i in range(per_feature):
+            p = pod_obj(f"f-{len(out)}-{i}", NS)
+            p["metadata"]["uid"] = f"f-{len(out)}-{i}"
+            p["spec"].update(spec)
+            infos.append(PodInfo(p))
+        t0 = time.perf_counter()
+        for pi in infos:
+            d = algo.schedule(CycleState(), pi)
+            if d.node:
+                cache.assume(pi, d.node)
+        out[name] = (time.perf_counter() - t0) / per_feature * 1000
+    return out
+
+
 # --------------------------------------------------------------------------- phases 2 and 3
 async def setup_cluster(client: Client, nodes: int, placed: int, pods: int, raw: int) -> dict[str, float]:
     for ns in (NS, RAW_NS):
@@ -387,6 +430,8 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     print(f"[algorithm only] {args.nodes} nodes, {args.placed} placed, {args.pods} pods", flush=True)
     res["algo"] = [phase_algorithm(args.nodes, args.placed, args.pods) for _ in range(args.repeat)]
     print(f"      {[round(a['pods_per_s']) for a in res['algo']]} pods/s", flush=True)
+    res["features"] = phase_features(args.nodes, args.placed)
+    print(f"      per feature (ms/pod): {res['features']}", flush=True)
     res["rounds"] = [await one_round(args, tmp, i) for i in range(args.repeat)]
     if args.hollow:
         print(f"[latency] create -> Running with {args.hollow} hollow nodes", flush=True)
@@ -440,6 +485,10 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         lines.append(f"| pod create -> Running, {args.hollow} hollow nodes, in-server scheduler, {args.latency_rate:.0f} "
                      f"pods/s open loop ({lt['running']} pods) | p50 {lt['p50'] * 1000:.0f} ms, p99 {lt['p99'] * 1000:.0f} ms "
                      f"| upstream SLO: p99 <= 5 s |")
+    if "features" in r:
+        feats = "; ".join(f"{k} {v:.2f} ms" for k, v in r["features"].items())
+        lines += ["", f"Decision cost per pod for other features (in memory, same cluster, 300 pods each, the "
+                  f"cluster filling up as they land; a fresh cluster per feature): basic {algo_ms:.2f} ms; {feats}."]
     prof_round = rounds[0]["sched"]
     if "breakdown" in prof_round:
         parts = ", ".join(f"{k} {v * 100:.0f} %" for k, v in sorted(prof_round["breakdown"].items(), key=lambda kv: -kv[1]))
