@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,6 +97,16 @@ def _used_prefixes() -> set[int]:
         if dst in ("10.42.0.0/16", "10.0.0.0/8"):
             out.update(range(256))
     return out
+
+
+def _delete_netns(name: str) -> None:
+    """`ip netns del`, retried briefly: it fails with EBUSY while another process (any `ip netns exec` on the
+    host, e.g. a concurrent test run) still has the namespace file mounted in its own mount namespace."""
+    for _ in range(50):
+        if run("ip", "netns", "del", name, check=False).returncode == 0 or not os.path.exists(f"/run/netns/{name}"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"could not delete network namespace {name}")
 
 
 @dataclass
@@ -196,7 +207,7 @@ class NetLab:
     def cleanup(self) -> None:
         for pod in self.pods:
             self.stop_servers(pod)
-            run("ip", "netns", "del", pod.netns, check=False)
+            _delete_netns(pod.netns)
             run("ip", "link", "del", pod.veth, check=False)
         for d in self.resolv_dirs:
             shutil.rmtree(d, ignore_errors=True)
