@@ -403,7 +403,7 @@ async def phase_latency(tmp: Path, hollow: int, count: int, rate: float) -> dict
 
 
 # --------------------------------------------------------------------------- main
-async def one_round(args: argparse.Namespace, tmp: Path, i: int) -> dict[str, Any]:
+async def one_round(args: argparse.Namespace, tmp: Path, i: int, tune_gc: bool = False) -> dict[str, Any]:
     """Phases 2 and 3 against a fresh server (the pending pods are consumed by the scheduler)."""
     res: dict[str, Any] = {}
     srv = KybServer(tmp / f"main-{i}", ["--disable-scheduler", "--disable-controllers"])
@@ -415,7 +415,7 @@ async def one_round(args: argparse.Namespace, tmp: Path, i: int) -> dict[str, An
         await asyncio.sleep(2)  # let the server settle after the creates
         res["raw_bind"] = await phase_raw_binding(client, args.raw, args.nodes, args.concurrency)
         print(f"      raw binding: {res['raw_bind']:.0f} bindings/s", flush=True)
-        res["sched"] = await phase_scheduler(client, args.pods, args.profile and i == 0, args.tune_gc)
+        res["sched"] = await phase_scheduler(client, args.pods, args.profile and i == 0, tune_gc)
         s = res["sched"]
         print(f"      scheduler: {s['pods_per_s']:.0f} pods/s ({s['scheduled']} pods in {s['elapsed']:.1f} s); "
               f"ratio to raw binding {s['pods_per_s'] / res['raw_bind']:.2f}", flush=True)
@@ -432,7 +432,10 @@ async def main_async(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     print(f"      {[round(a['pods_per_s']) for a in res['algo']]} pods/s", flush=True)
     res["features"] = phase_features(args.nodes, args.placed)
     print(f"      per feature (ms/pod): {res['features']}", flush=True)
-    res["rounds"] = [await one_round(args, tmp, i) for i in range(args.repeat)]
+    res["rounds"] = [await one_round(args, tmp, i, args.tune_gc) for i in range(args.repeat)]
+    if args.gc_round and not args.tune_gc:
+        print("[extra round] the same with Scheduler(tune_gc=True)", flush=True)
+        res["gc_round"] = await one_round(args, tmp, args.repeat, tune_gc=True)
     if args.hollow:
         print(f"[latency] create -> Running with {args.hollow} hollow nodes", flush=True)
         res["latency"] = await phase_latency(tmp, args.hollow, args.latency_pods, args.latency_rate)
@@ -476,6 +479,10 @@ def report(args: argparse.Namespace, r: dict[str, Any]) -> str:
         f"({s['algorithm_ms']:.2f} ms per attempt) | |",
         f"| scheduler process: time in garbage collection | {s['gc_share'] * 100:.0f} % ({s['gc_full']} full collections)"
         f"{' with tune_gc' if args.tune_gc else ''} | |",
+        *([f"| the same with `Scheduler(tune_gc=True)` (gc.freeze() after sync, gen0 threshold 50000), one extra round | "
+           f"{r['gc_round']['sched']['pods_per_s']:.0f} pods/s, GC {r['gc_round']['sched']['gc_share'] * 100:.0f} % | "
+           f"{r['gc_round']['sched']['pods_per_s'] / r['gc_round']['raw_bind']:.2f} of that round's raw binding |"]
+          if "gc_round" in r else []),
         f"| informer sync of {args.nodes} nodes + {args.pods + args.placed + args.raw} pods | {s['sync_s']:.1f} s | |",
         f"| Scheduled events, written after the burst (they yield to placement) | all {s['scheduled']} within "
         f"{s['events_s']:.1f} s of the last binding | |",
@@ -510,6 +517,8 @@ def main() -> None:
     ap.add_argument("--latency-rate", type=float, default=50.0)
     ap.add_argument("--repeat", type=int, default=3, help="rounds of the raw-binding and scheduler phases")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--no-gc-round", dest="gc_round", action="store_false",
+                    help="skip the extra round with Scheduler(tune_gc=True)")
     ap.add_argument("--tune-gc", action="store_true", help="Scheduler(tune_gc=True): gc.freeze() and gc.set_threshold(50000, 50, 100) after the sync")
     ap.add_argument("--no-write", action="store_true", help="print, do not update bench/RESULTS.md")
     args = ap.parse_args()
