@@ -13,13 +13,14 @@ pytestmark = pytest.mark.e2e
 
 
 def _list(srv: Server, ns: str, **params: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    params.setdefault("labelSelector", "made-by=test")  # not the namespace's kube-root-ca.crt
     q = urllib.parse.urlencode(params)
     status, raw = srv.raw("GET", f"/api/v1/namespaces/{ns}/configmaps?{q}")
     return status, json.loads(raw)
 
 
 def _create(srv: Server, ns: str, name: str) -> int:
-    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}).encode()
+    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"made-by": "test"}}}).encode()
     status, raw = srv.raw("POST", f"/api/v1/namespaces/{ns}/configmaps", body, {"Content-Type": "application/json"})
     assert status == 201, raw
     return int(json.loads(raw)["metadata"]["resourceVersion"])

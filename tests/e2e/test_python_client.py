@@ -37,9 +37,9 @@ def test_crud_and_selectors(api: client.ApiClient, namespace: str) -> None:
     assert names(core.list_namespaced_config_map(namespace, label_selector="i notin (1,2),parity")) == ["c0", "c3", "c4", "c5"]
     assert names(core.list_namespaced_config_map(namespace, field_selector="metadata.name=c3")) == ["c3"]
     # paging
-    page1 = core.list_namespaced_config_map(namespace, limit=4)
+    page1 = core.list_namespaced_config_map(namespace, limit=4, label_selector="i")
     assert len(page1.items) == 4 and page1.metadata._continue
-    page2 = core.list_namespaced_config_map(namespace, limit=4, _continue=page1.metadata._continue)
+    page2 = core.list_namespaced_config_map(namespace, limit=4, _continue=page1.metadata._continue, label_selector="i")
     assert names(page1) + names(page2) == [f"c{i}" for i in range(6)]
     assert not page2.metadata._continue
     # read, replace, patch, delete
@@ -84,12 +84,13 @@ def test_watch_resumes_from_resource_version(api: client.ApiClient, namespace: s
     core = client.CoreV1Api(api)
     lst = core.list_namespaced_config_map(namespace)
     start_rv = lst.metadata.resource_version
-    core.create_namespaced_config_map(namespace, _cm("w1"))
+    core.create_namespaced_config_map(namespace, _cm("w1", {"watched": "yes"}))
     core.patch_namespaced_config_map("w1", namespace, {"data": {"x": "1"}})
     core.delete_namespaced_config_map("w1", namespace)
     w = watch.Watch()
     seen: list[tuple[str, str]] = []
-    for ev in w.stream(core.list_namespaced_config_map, namespace, resource_version=start_rv, timeout_seconds=10):
+    for ev in w.stream(core.list_namespaced_config_map, namespace, resource_version=start_rv, timeout_seconds=10,
+                       label_selector="watched"):
         seen.append((ev["type"], ev["object"].metadata.name))
         if len(seen) == 3:
             w.stop()
