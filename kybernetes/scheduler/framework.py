@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from kybernetes.machinery.selectors import LabelSelector
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
 from kybernetes.scheduler.table import Array, NodeTable, np
@@ -105,6 +106,9 @@ class Handle:
         self.client = client
         self.framework: Framework | None = None
         self.pdb_lister: Callable[[], list[Mapping[str, Any]]] = list
+        # Selector of the Services / controller owning a pod (upstream helper.DefaultSelector), for the
+        # system default spreading; None when unknown.
+        self.default_selector: Callable[[PodInfo], LabelSelector | None] = lambda _p: None
 
 
 class Plugin:

@@ -24,6 +24,7 @@ from typing import Any
 from kybernetes.client.informer import Handlers, Informer
 from kybernetes.client.rest import STRATEGIC_PATCH, ApiError, Client, resource_path
 from kybernetes.machinery.meta import now_rfc3339
+from kybernetes.machinery.selectors import LabelSelector, Requirement, selector_from_object
 from kybernetes.scheduler.algorithm import Algorithm, Decision
 from kybernetes.scheduler.cache import Cache
 from kybernetes.scheduler.events import EventRecorder
@@ -115,6 +116,12 @@ class Scheduler:
         self.priority_classes = Informer(client, "scheduling.k8s.io", "v1", "priorityclasses")
         self.pdbs = Informer(client, "policy", "v1", "poddisruptionbudgets")
         self.handle.pdb_lister = lambda: list(self.pdbs.store.values())
+        # For the system default spreading: what selects a pod (Services, its controller).
+        self.services = Informer(client, "", "v1", "services")
+        self.rcs = Informer(client, "", "v1", "replicationcontrollers")
+        self.replicasets = Informer(client, "apps", "v1", "replicasets")
+        self.statefulsets = Informer(client, "apps", "v1", "statefulsets")
+        self.handle.default_selector = self.default_selector
         self.synced = asyncio.Event()
         self._wire()
 
@@ -142,7 +149,7 @@ class Scheduler:
             self._build()
         self._running = True
         self.recorder.start()
-        for inf in (self.priority_classes, self.namespaces, self.pdbs, self.nodes, self.pods):
+        for inf in self._informers():
             await inf.start()
         self._loop_task = asyncio.create_task(self._run(), name="scheduler")
 
@@ -159,7 +166,7 @@ class Scheduler:
         for t in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        for inf in (self.pods, self.nodes, self.pdbs, self.namespaces, self.priority_classes):
+        for inf in reversed(self._informers()):
             await inf.stop()
         await self.recorder.stop()
 
@@ -177,6 +184,35 @@ class Scheduler:
         self.nodes.add_handlers(Handlers(self._node_added, self._node_updated, self._node_deleted))
         self.namespaces.add_handlers(Handlers(self._ns_changed, lambda o, n: self._ns_changed(n), self._ns_deleted))
         self.priority_classes.add_handlers(Handlers(self._pc_changed, lambda o, n: self._pc_changed(n), self._pc_deleted))
+
+    def _informers(self) -> list[Informer]:
+        return [self.priority_classes, self.namespaces, self.pdbs, self.services, self.rcs, self.replicasets,
+                self.statefulsets, self.nodes, self.pods]
+
+    def default_selector(self, p: PodInfo) -> LabelSelector | None:
+        """upstream helper.DefaultSelector: the merged selectors of the Services selecting the pod and of its
+        controlling ReplicationController / ReplicaSet / StatefulSet."""
+        match: dict[str, str] = {}
+        for svc in self.services.by_index("namespace", p.namespace):
+            sel = (svc.get("spec") or {}).get("selector") or {}
+            if sel and all(p.labels.get(k) == v for k, v in sel.items()):
+                match.update(sel)
+        extra: tuple[Requirement, ...] = ()
+        owner = next((o for o in (p.pod.get("metadata") or {}).get("ownerReferences") or () if o.get("controller")), None)
+        if owner is not None:
+            kind, api, name = owner.get("kind"), owner.get("apiVersion"), str(owner.get("name") or "")
+            if kind == "ReplicationController" and api == "v1":
+                rc = self.rcs.get_by(p.namespace, name)
+                if rc is not None:
+                    match.update((rc.get("spec") or {}).get("selector") or {})
+            elif kind in ("ReplicaSet", "StatefulSet") and api == "apps/v1":
+                obj = (self.replicasets if kind == "ReplicaSet" else self.statefulsets).get_by(p.namespace, name)
+                if obj is not None:
+                    with contextlib.suppress(ValueError):
+                        extra = selector_from_object((obj.get("spec") or {}).get("selector")).requirements
+        if not match and not extra:
+            return None
+        return LabelSelector((*selector_from_object({"matchLabels": match}).requirements, *extra))
 
     def priority_of(self, pod: Obj) -> int:
         spec = pod.get("spec") or {}
@@ -283,7 +319,7 @@ class Scheduler:
 
     # ------------------------------------------------------------------ loop
     async def _run(self) -> None:
-        for inf in (self.priority_classes, self.namespaces, self.pdbs, self.nodes, self.pods):
+        for inf in self._informers():
             while True:
                 try:
                     await inf.wait_synced(timeout=30)

@@ -364,3 +364,38 @@ def test_scheduler_explain_and_priority_resolution() -> None:
 def test_no_nodes_message() -> None:
     d = Harness([]).schedule(pod("p"))
     assert not d.ok and d.message() == "no nodes available to schedule pods"
+
+
+def test_system_default_spreading_for_controlled_pods() -> None:
+    from kybernetes.machinery.selectors import selector_from_object
+
+    def setup(default: bool) -> Harness:
+        h = Harness([node("big", cpu="64"), node("small", cpu="2")])
+        if default:
+            h.handle.default_selector = lambda p: selector_from_object({"matchLabels": {"app": "web"}}) if p.labels.get("app") == "web" else None
+        for i in range(2):
+            h.place(pod(f"w{i}", cpu="100m", labels={"app": "web"}), "big")
+        return h
+
+    # LeastAllocated alone prefers the big node; the default hostname spreading (weight 2) outweighs it.
+    assert setup(False).schedule(pod("p", cpu="100m", labels={"app": "web"})).node == "big"
+    d = setup(True).schedule(pod("p", cpu="100m", labels={"app": "web"}))
+    assert d.node == "small"
+    assert d.scores["PodTopologySpread"] == [40, 100]  # round(2 x log 4 + 2) = 5 vs 2: 100 x (5+2-5)/5
+
+
+def test_default_selector_from_services_and_owner() -> None:
+    from kybernetes.client.rest import Client
+    from kybernetes.scheduler.scheduler import Scheduler
+
+    s = Scheduler(Client("https://127.0.0.1:9"))
+    s.services._upsert({"metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": {"app": "web"}}})
+    s.services._upsert({"metadata": {"name": "other", "namespace": "default"}, "spec": {"selector": {"app": "db"}}})
+    s.replicasets._upsert({"metadata": {"name": "web-1", "namespace": "default"},
+                           "spec": {"selector": {"matchLabels": {"app": "web", "pod-template-hash": "1"}}}})
+    p = pod("w", labels={"app": "web", "pod-template-hash": "1"})
+    p["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "controller": True}]
+    sel = s.default_selector(PodInfo(p))
+    assert sel is not None and sel.matches({"app": "web", "pod-template-hash": "1"})
+    assert not sel.matches({"app": "web", "pod-template-hash": "2"})
+    assert s.default_selector(PodInfo(pod("lonely", labels={"app": "cache"}))) is None

@@ -6,8 +6,11 @@ Honor) and carry every constraint's key; a node fails when `count(domain) + self
 where globalMin is 0 while fewer than minDomains domains exist. Scoring gives each node `count * log(domains+2)
 + maxSkew - 1` and normalizes so the emptiest domains score highest.
 
-Counting walks the pods of the pod's namespace (a cache index), not every pod on every node.
-System default constraints (for pods owned by a Service/ReplicaSet) are not applied yet.
+A pod without constraints gets upstream's system defaults (soft: maxSkew 3 per hostname, 5 per zone) when a
+Service or its controller (ReplicaSet, ReplicationController, StatefulSet) selects it, with their merged selector.
+
+Counts come from the cache's incremental per-selector index and per-policy node domains cached in the node
+table, so a decision costs O(domains + nodes holding matching pods), not O(all pods).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from kybernetes.scheduler.framework import (
     unschedulable,
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
-from kybernetes.scheduler.podinfo import HOSTNAME_LABEL, PodInfo, SpreadConstraint, tolerates_all
+from kybernetes.scheduler.podinfo import HOSTNAME_LABEL, ZONE_LABEL, PodInfo, SpreadConstraint, tolerates_all
 from kybernetes.scheduler.table import Array, NodeTable, np
 
 NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -167,8 +170,19 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         return None
 
     # ----------------------------------------------------------------- score
+    def _system_defaults(self, pod: PodInfo) -> tuple[SpreadConstraint, ...]:
+        sel = self.handle.default_selector(pod)
+        if sel is None or not sel.requirements:
+            return ()
+        return tuple(SpreadConstraint(skew, key, False, sel, 1, True, False)
+                     for skew, key in ((3, HOSTNAME_LABEL), (5, ZONE_LABEL)))
+
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
         soft = tuple(c for c in pod.spread if not c.hard)
+        require_all = True
+        if not pod.spread and self.args.get("defaultingType", "System") == "System":
+            soft = self._system_defaults(pod)
+            require_all = False  # upstream: system-defaulted constraints do not need every key on a node
         if not soft:
             return SKIP
         s = _SoftState(soft)
@@ -176,11 +190,13 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         sizes: list[set[str]] = [set() for _ in soft]
         s.pair_counts = [{} for _ in soft]
         for n in nodes:
-            if not all(k in n.labels for k in keys):
+            if require_all and not all(k in n.labels for k in keys):
                 s.ignored.add(n.name)
                 continue
             for i, c in enumerate(soft):
-                v = n.labels[c.topology_key]
+                v = n.labels.get(c.topology_key)
+                if v is None:
+                    continue
                 sizes[i].add(v)
                 if c.topology_key != HOSTNAME_LABEL:
                     s.pair_counts[i].setdefault(v, 0)
@@ -188,7 +204,7 @@ class PodTopologySpread(FilterPlugin, ScorePlugin):
         for i, c in enumerate(soft):
             size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME_LABEL else len(sizes[i])
             s.weights.append(math.log(size + 2))
-        node_doms, _ = self._domains(pod, soft)
+        node_doms, _ = self._domains(pod, soft, require_all)
         s.node_counts = []
         for i, c in enumerate(soft):
             by_node = cache.selector_counts(pod.namespace, c.selector)
