@@ -79,7 +79,7 @@ async def bootstrap(srv: APIServer, *, service_cidr: str, advertise_address: str
             "apiVersion": "v1",
             "kind": "Endpoints",
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-            "subsets": [
+            "subsets": [  # the Endpoints form, for clients that still read it
                 {
                     "addresses": [{"ip": advertise_address}],
                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
@@ -89,3 +89,22 @@ async def bootstrap(srv: APIServer, *, service_cidr: str, advertise_address: str
     )
     for hook in srv.post_start_hooks:
         await hook()
+    await _ensure(
+        srv,
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "default",
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "kube-apiserver"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [advertise_address], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        },
+    )

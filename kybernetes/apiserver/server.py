@@ -91,6 +91,8 @@ class APIServer:
         self.custom_storage_impl: Any = None
         # Where `kyb server` keeps its state (PKI, keys); None for servers without a data dir (some tests).
         self.data_dir: Path | None = None
+        # Where the cluster CA lives (the node proxy issues its kubelet client certificate from it).
+        self.pki_dir: Path | None = None
         # Create-only resources answered without storage (reviews, TokenReview): (group, resource) -> handler.
         self.virtual_resources: dict[tuple[str, str], VirtualHandler] = {}
         # Selector field names a version spells differently from its storage version: (group, resource) -> map.

@@ -125,7 +125,11 @@ class ControlPlane:
             backend = open_backend(o.storage, data_dir=str(o.data_dir), etcd_endpoints=o.etcd_endpoints)
         await backend.start()
         authn = Authenticator(o.data_dir / "tokens.csv")
-        api = APIServer(backend, authenticator=authn, server_address=f"{_advertise_address()}:{o.port}", service_cidr=o.service_cidr)
+        from kybernetes.proxy.nodeaddr import primary_ipv4
+
+        advertise = await primary_ipv4()
+        api = APIServer(backend, authenticator=authn, server_address=f"{advertise}:{o.port}", service_cidr=o.service_cidr)
+        api.pki_dir = pki.dir
         self.api = api
         api.store.gc_enabled = True
         api.data_dir = o.data_dir
@@ -136,7 +140,7 @@ class ControlPlane:
             from kybernetes.storage.compactor import run_compactor
 
             self._tasks.append(asyncio.create_task(run_compactor(backend, o.compaction_interval, api.cache.note_compacted), name="compactor"))
-        await bootstrap(api, service_cidr=o.service_cidr, advertise_address=_advertise_address(), port=o.port)
+        await bootstrap(api, service_cidr=o.service_cidr, advertise_address=advertise, port=o.port)
 
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(str(pki.serving_cert_file), str(pki.serving_key_file))
@@ -244,19 +248,6 @@ def _install_optional_features(api: APIServer) -> None:
     from kybernetes.apiserver import features
 
     features.install(api)
-
-
-def _advertise_address() -> str:
-    """The first non-loopback IPv4 address of this host's name, else loopback."""
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
-    except OSError:
-        return "127.0.0.1"
-    for info in infos:
-        addr = str(info[4][0])
-        if not addr.startswith("127."):
-            return addr
-    return "127.0.0.1"
 
 
 async def run(opts: ServerOptions) -> None:
