@@ -236,7 +236,9 @@ class Scheduler:
         elif self._ours(p):
             if p.nominated_node:
                 self.handle.nominator.add(p, p.nominated_node)
-            if not p.gated:
+            if p.gated:
+                self._spawn(self._report_gated(p))
+            else:
                 self.queue.add(p)
 
     def _pod_updated(self, old: Obj, pod: Obj) -> None:
@@ -263,7 +265,9 @@ class Scheduler:
         if self._ours(p):
             if p.nominated_node:
                 self.handle.nominator.add(p, p.nominated_node)
-            if not p.gated:
+            if p.gated:
+                self._spawn(self._report_gated(p))
+            else:
                 self.queue.update(p)
         else:
             self.queue.delete(p.key)
@@ -453,6 +457,19 @@ class Scheduler:
         except ApiError as e:
             if e.status != 404:
                 log.info("updating status of %s: %s", pod.key, e)
+
+    async def _report_gated(self, pod: PodInfo) -> None:
+        """upstream: PodScheduled=False, reason SchedulingGated, while spec.schedulingGates is non-empty."""
+        cond = next((c for c in (pod.pod.get("status") or {}).get("conditions") or () if c.get("type") == "PodScheduled"), None)
+        if cond is not None and cond.get("reason") == "SchedulingGated":
+            return
+        patch = {"status": {"conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "SchedulingGated",
+            "message": "Scheduling is blocked due to non-empty scheduling gates", "lastProbeTime": None,
+            "lastTransitionTime": now_rfc3339()}]}}
+        with contextlib.suppress(ApiError):
+            await self.client.patch(resource_path("", "v1", "pods", pod.namespace, pod.name, "status"), patch,
+                                    content_type=STRATEGIC_PATCH)
 
     async def _preempt(self, pod: PodInfo, node: str, victims: list[PodInfo]) -> None:
         """Delete the victims (after marking them DisruptionTarget), and clear weaker nominations on the node."""

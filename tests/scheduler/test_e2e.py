@@ -222,3 +222,15 @@ async def test_leader_election_keeps_one_scheduler_active(tmp_path: Path) -> Non
             await b.stop()
             for c in clients:
                 await c.close()
+
+
+def test_scheduling_gates(srv: Server) -> None:
+    apply(srv, node_yaml("gate-0", labels={"pool": "gate"}))
+    srv.kubectl("create", "namespace", "gate")
+    apply(srv, pod_yaml("held", selector={"pool": "gate"}, extra="  schedulingGates: [{name: example.com/wait}]\n"), "gate")
+    line = wait_for("SchedulingGated status", lambda: next(
+        (ln for ln in srv.kubectl("get", "pod", "-n", "gate", "held").stdout.splitlines() if "SchedulingGated" in ln), None))
+    assert line.split()[0] == "held"
+    assert not get(srv, "gate", "held")["spec"].get("nodeName")
+    srv.kubectl("patch", "pod", "-n", "gate", "held", "--type=json", "-p", '[{"op":"remove","path":"/spec/schedulingGates"}]')
+    assert wait_for("held bound", lambda: get(srv, "gate", "held")["spec"].get("nodeName")) == "gate-0"
