@@ -234,3 +234,23 @@ def test_scheduling_gates(srv: Server) -> None:
     assert not get(srv, "gate", "held")["spec"].get("nodeName")
     srv.kubectl("patch", "pod", "-n", "gate", "held", "--type=json", "-p", '[{"op":"remove","path":"/spec/schedulingGates"}]')
     assert wait_for("held bound", lambda: get(srv, "gate", "held")["spec"].get("nodeName")) == "gate-0"
+
+
+def test_deployment_on_hollow_nodes_spreads_and_runs(tmp_path: Path) -> None:
+    """Controllers create the pods, the scheduler spreads the ReplicaSet's pods (system default spreading and
+    LeastAllocated), hollow kubelets run them."""
+    args = [a for a in server_args() if a != "--disable-controllers"] + ["--hollow-nodes", "3"]
+    with running_server(tmp_path, "sqlite", extra_args=args) as s:
+        wait_for("3 hollow nodes", lambda: len(json.loads(s.kubectl("get", "nodes", "-o", "json").stdout)["items"]) >= 3)
+        s.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=6")
+
+        def running() -> list[dict[str, Any]] | None:
+            items: list[dict[str, Any]] = json.loads(s.kubectl("get", "pods", "-l", "app=web", "-o", "json").stdout)["items"]
+            ok = [p for p in items if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+            return ok if len(ok) == 6 else None
+
+        pods = wait_for("6 Running pods", running, timeout=60)
+        per_node: dict[str, int] = {}
+        for p in pods:
+            per_node[p["spec"]["nodeName"]] = per_node.get(p["spec"]["nodeName"], 0) + 1
+        assert sorted(per_node.values()) == [2, 2, 2], per_node
