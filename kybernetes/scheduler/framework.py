@@ -11,6 +11,7 @@ reference semantics, used by preemption's what-if runs and by the default `filte
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -53,7 +54,9 @@ class Status:
 SKIP = Status(Code.SKIP)
 
 
+@functools.lru_cache(maxsize=4096)
 def unschedulable(plugin: str, *reasons: str, resolvable: bool = True) -> Status:
+    """A (shared, immutable) failure status: thousands of nodes failing the same way share one object."""
     return Status(Code.UNSCHEDULABLE if resolvable else Code.UNRESOLVABLE, reasons, plugin)
 
 

@@ -29,6 +29,7 @@ from kybernetes.scheduler.podinfo import PodInfo
 
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
+NO_VICTIMS_STATUS = Status(Code.UNRESOLVABLE, (NO_VICTIMS,))
 MIN_CANDIDATES_PERCENT = 10
 MIN_CANDIDATES_ABSOLUTE = 100
 
@@ -147,6 +148,8 @@ class DefaultPreemption(Plugin):
                        pdbs: list[Mapping[str, Any]]) -> tuple[list[PodInfo], int, Status | None]:
         fw = self.handle.framework
         assert fw is not None
+        if not any(p.priority < pod.priority for p in node.pods.values()):
+            return [], 0, NO_VICTIMS_STATUS
         ni = node.clone()
         st_copy = _clone_state(state)
         hooks = [p for p in fw.pre_filter if p.name not in st_copy.skip_filter]

@@ -15,11 +15,11 @@ from __future__ import annotations
 from kybernetes.scheduler.framework import (
     MAX_NODE_SCORE,
     SKIP,
-    Code,
     CycleState,
     FilterPlugin,
     ScorePlugin,
     Status,
+    unschedulable,
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo
 from kybernetes.scheduler.podinfo import PodInfo
@@ -58,7 +58,7 @@ class NodeResourcesFit(FilterPlugin, ScorePlugin):
         reasons, unresolvable = insufficient(pod, node)
         if not reasons:
             return None
-        return Status(Code.UNRESOLVABLE if unresolvable else Code.UNSCHEDULABLE, tuple(reasons), self.name)
+        return unschedulable(self.name, *reasons, resolvable=not unresolvable)
 
     def filter_mask(self, state: CycleState, pod: PodInfo, table: NodeTable) -> Array | bool | None:
         if pod.scalar:
