@@ -62,6 +62,9 @@ class KubeletConfig:
     """On stop, kill every pod and remove its sandbox (a restarted kubelet starts them afresh, as after a reboot)."""
     shutdown_grace: float = 3.0
     egress: bool = True
+    cluster_dns: list[str] | None = None
+    """Cluster DNS servers for ClusterFirst pods; None: the kube-system/kube-dns Service's IP, if it exists."""
+    cluster_domain: str = "cluster.local"
     start_concurrency: int = 0
     """Pods whose first start (sandbox + containers) runs at once; 0: twice the CPUs, at least 2."""
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -107,6 +110,7 @@ class Kubelet:
         self._tasks: list[asyncio.Task[None]] = []
         self._objects: dict[tuple[str, str, str], tuple[float, Obj | None]] = {}
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
+        self._dns: list[str] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, pod_cidr: str) -> None:
@@ -119,6 +123,7 @@ class Kubelet:
         self.informer.add_handlers(
             Handlers(on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new), on_delete=self._on_pod_deleted)
         )
+        await self.refresh_cluster_dns()
         await self.informer.start()
         await self.informer.wait_synced(60)
         await self.housekeeping()
@@ -219,6 +224,22 @@ class Kubelet:
     def pod_by_name(self, namespace: str, name: str) -> Obj | None:
         return self.informer.get_by(namespace, name)
 
+    def cluster_dns(self) -> list[str]:
+        return list(self.config.cluster_dns) if self.config.cluster_dns is not None else list(self._dns)
+
+    async def refresh_cluster_dns(self) -> None:
+        """The kube-dns Service's cluster IP (upstream passes it as --cluster-dns; here the API says where it is)."""
+        if self.config.cluster_dns is not None:
+            return
+        try:
+            svc = await self.client.get(resource_path("", "v1", "services", namespace="kube-system", name="kube-dns"))
+        except ApiError as e:
+            if e.status == 404:
+                self._dns = []
+            return
+        ip = str((svc.get("spec") or {}).get("clusterIP") or "")
+        self._dns = [ip] if ip and ip != "None" else []
+
     # ------------------------------------------------------------------ API reads
     async def get_object(self, kind: str, namespace: str, name: str) -> Obj | None:
         """A ConfigMap or Secret (None if absent), cached for a second so many pods share one read."""
@@ -294,6 +315,8 @@ class Kubelet:
         janitor = getattr(self.runtime, "janitor", None)
         if janitor is not None:
             await janitor()
+        with contextlib.suppress(Exception):
+            await self.refresh_cluster_dns()
         known = {str((p.get("metadata") or {}).get("uid")) for p in self.informer.list()} | set(self.workers)
         for s in self.runtime.list_pod_sandboxes():
             if s.uid not in known:

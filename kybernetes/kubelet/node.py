@@ -56,7 +56,7 @@ def host_ip() -> str:
             return addr
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.255", 9))  # UDP connect only picks a route; nothing is sent
+            s.connect(("10.254.254.254", 9))  # UDP connect only picks a route; nothing is sent
             addr = str(s.getsockname()[0])
             if addr and not addr.startswith("0."):
                 return addr

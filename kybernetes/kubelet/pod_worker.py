@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kybernetes.client.rest import ApiError, resource_path
 from kybernetes.kubelet import envvars
+from kybernetes.kubelet.dns import pod_resolv_conf
 from kybernetes.kubelet.probes import Result, run_probe
 from kybernetes.kubelet.quantity import bytes_of, millicores
 from kybernetes.kubelet.runtime.api import (
@@ -484,6 +485,11 @@ class PodWorker:
             if not hosts.exists():
                 hosts.write_bytes(hosts_file(self.pod, ip))
             out.append(Mount("/etc/hosts", str(hosts)))
+        resolv = pod_resolv_conf(self.pod, self.k.cluster_dns(), self.k.config.cluster_domain)
+        if resolv is not None and not any(m.container_path == "/etc/resolv.conf" for m in out):
+            rfile = self.k.volumes.pod_dir(self.uid) / "resolv.conf"
+            rfile.write_text(resolv)
+            out.append(Mount("/etc/resolv.conf", str(rfile)))
         tpath = str(c.get("terminationMessagePath") or "/dev/termination-log")
         if not any(m.container_path == tpath for m in out):
             tfile = cdir / f"{attempt}-termination-log"

@@ -162,10 +162,23 @@ def new_agent(server: Server, tmp: Path, rootless: bool, extra: list[str] | None
     )
 
 
+def free_service_block() -> str:
+    """A service /24 no proxy on this host DNATs yet (concurrent clusters must not answer each other's VIPs)."""
+    import re
+    import shutil
+
+    used: set[str] = set()
+    if shutil.which("nft") and os.geteuid() == 0:
+        out = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, timeout=20).stdout
+        used = set(re.findall(r"10\.43\.(\d+)\.", out))
+    free = [n for n in range(100, 251) if str(n) not in used]
+    return f"10.43.{random.choice(free or list(range(100, 251)))}.0/24"
+
+
 @pytest.fixture(scope="module")
 def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("kyb-kubelet"), "sqlite",
-                        extra_args=["--disable-agent", "--disable-scheduler"]) as srv:
+    args = ["--disable-agent", "--disable-scheduler", "--disable-ingress", "--service-cidr", free_service_block()]
+    with running_server(tmp_path_factory.mktemp("kyb-kubelet"), "sqlite", extra_args=args) as srv:
         yield srv
 
 

@@ -4,7 +4,7 @@ A kubelet killed with SIGKILL leaves its pods running on purpose: when it comes 
 never comes back (a test's temporary data dir is gone), nobody would ever remove its pods' processes, network
 namespaces, addresses and cgroups. So every root-mode kubelet registers itself in the host-wide run directory and
 indexes there each sandbox's host resources; any kubelet starting up (or housekeeping) removes what belongs to a
-registered kubelet whose process is gone *and* whose data directory no longer exists.
+registered kubelet whose process is gone *and* whose runtime records (DATA_DIR/runtime) no longer exist.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Registry:
                     continue
                 if procfs.alive(int(d.get("pid", 0)), d.get("start")):
                     continue
-                if Path(str(d.get("data_dir", ""))).exists():
+                if (Path(str(d.get("data_dir", ""))) / "runtime").exists():
                     continue  # it may come back and re-adopt its pods
                 dead.append({**d, "owner": p.stem, "path": str(p)})
         return dead
@@ -94,6 +94,7 @@ class Registry:
                     cg.remove_pod(str(entry["uid"]))
                 todo.append({**entry, "index": str(p)})
             cg.remove_root_if_empty()
+            _detach_mounts_under(str(d["data_dir"]))
             if not todo:
                 with contextlib.suppress(OSError):
                     Path(d["path"]).unlink()
@@ -106,6 +107,19 @@ class Registry:
         if owner and not self._entries(str(owner)):
             with contextlib.suppress(OSError):
                 (self.kubelets / f"{owner}.json").unlink()
+
+
+def _detach_mounts_under(directory: str) -> None:
+    """Its self-bound pods directory and volume mounts (a removal of its data dir cannot get past them)."""
+    prefix = directory.rstrip("/") + "/"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            points = [line.split()[4] for line in f]
+    except OSError:
+        return
+    for p in sorted({p for p in points if p.startswith(prefix)}, key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            linux.umount(p)
 
 
 def _kill_processes_of(data_dir: str) -> None:

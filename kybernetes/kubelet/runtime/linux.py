@@ -66,10 +66,16 @@ def self_bind(path: str) -> None:
 
 
 def unbind_if_unused(path: str) -> None:
-    """Undo `self_bind` when nothing is mounted below `path` any more (a busy mount stays)."""
-    if is_mount_point(path):
+    """Undo `self_bind` once nothing is mounted below `path` any more."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            points = [line.split()[4] for line in f]
+    except OSError:
+        return
+    if target in points and not any(p.startswith(target + "/") for p in points):
         try:
-            _check(_libc.umount2(path.encode(), 0), f"umount {path}")
+            _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
         except OSError:
             pass
 
