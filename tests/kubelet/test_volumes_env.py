@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import uuid
+from pathlib import Path
 
 from kybernetes.client.rest import Client, resource_path
-from tests.kubelet.conftest import PY, Agent, create_pod, cstatus, pod_manifest, ready, wait_event, wait_pod
+from tests.kubelet.conftest import (
+    PY,
+    Agent,
+    create_pod,
+    cstatus,
+    pod_manifest,
+    read,
+    ready,
+    wait_event,
+    wait_pod,
+)
 
 
 def b64(s: str) -> str:
@@ -129,3 +141,31 @@ async def test_missing_configmap_and_secret_hold_the_pod_until_created(api: Clie
     await api.create(resource_path("", "v1", "secrets", namespace=ns),
                      {"metadata": {"name": "later-sec"}, "data": {"k": b64("v")}})
     await wait_pod(api, ns, "later", ready, 20, "to start once its secret exists")
+
+
+async def test_termination_message_working_dir_and_host_path(api: Client, ns: str, agent: Agent) -> None:
+    base = f"/tmp/kybt-{uuid.uuid4().hex[:8]}"
+    host_dir = f"{base}-host"
+    writer = {
+        "name": "msg",
+        "workingDir": "/tmp",
+        "command": ["sh", "-c", f"pwd > {base}/data/cwd; echo from-host > {base}/data/x; "
+                    "echo 'all done' > /dev/termination-log; exit 3"],
+        "volumeMounts": [{"name": "h", "mountPath": f"{base}/data"}],
+    }
+    fallback = {"name": "fallback", "terminationMessagePolicy": "FallbackToLogsOnError",
+                "command": ["sh", "-c", "echo last words; exit 4"]}
+    await create_pod(api, ns, pod_manifest(
+        "term", agent.node, [writer, fallback], restartPolicy="Never",
+        volumes=[{"name": "h", "hostPath": {"path": host_dir, "type": "DirectoryOrCreate"}}],
+    ))
+    p = await wait_pod(api, ns, "term", lambda p: (p or {}).get("status", {}).get("phase") == "Failed", 30)
+    try:
+        assert read(Path(host_dir) / "cwd").strip() == "/tmp"
+        assert read(Path(host_dir) / "x").strip() == "from-host"
+        t = cstatus(p, "msg")["state"]["terminated"]
+        if not agent.rootless:  # rootless pods cannot have a file mounted at /dev/termination-log
+            assert t["exitCode"] == 3 and t["message"] == "all done\n"
+        assert cstatus(p, "fallback")["state"]["terminated"]["message"] == "last words\n"
+    finally:
+        shutil.rmtree(host_dir, ignore_errors=True)
