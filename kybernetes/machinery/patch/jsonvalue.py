@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_NUMBER = (int, float)  # (tuples: ``int | float`` would build a union object on every check)
+_CONTAINER = (dict, list)
+
 
 def sort_key(value: Any) -> tuple[Any, ...]:
     """A total order over JSON values, as structured-merge-diff's ``value.Compare``.
@@ -21,7 +24,7 @@ def sort_key(value: Any) -> tuple[Any, ...]:
         return (5,)
     if isinstance(value, bool):
         return (2, value)
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBER):
         return (0, value)
     if isinstance(value, str):
         return (1, value)
@@ -34,6 +37,8 @@ def sort_key(value: Any) -> tuple[Any, ...]:
 
 def json_equal(a: Any, b: Any) -> bool:
     """Deep equality of JSON values that never equates a boolean with a number."""
+    if type(a) is str:
+        return type(b) is str and a == b
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, dict):
@@ -45,13 +50,13 @@ def json_equal(a: Any, b: Any) -> bool:
         return True
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(map(json_equal, a, b))
-    if isinstance(a, int | float):
-        return isinstance(b, int | float) and a == b
+    if isinstance(a, _NUMBER):
+        return isinstance(b, _NUMBER) and a == b
     return type(a) is type(b) and a == b
 
 
 def is_scalar(value: Any) -> bool:
-    return not isinstance(value, dict | list)
+    return not isinstance(value, _CONTAINER)
 
 
 def _go_numbers(value: Any) -> Any:
@@ -89,7 +94,7 @@ def go_string(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBER):
         return str(value)
     if isinstance(value, list):
         return "[" + ",".join(go_string(v) for v in value) + "]"

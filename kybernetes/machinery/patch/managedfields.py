@@ -11,7 +11,9 @@ beyond which the oldest are folded into ``ancient-changes``.
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +28,7 @@ MAX_UPDATE_MANAGERS = 10
 ANCIENT_CHANGES = "ancient-changes"
 
 
-@dataclass
+@dataclass(slots=True)
 class VersionedSet:
     """The fields one manager owns, at the API version it used, and whether it applied them."""
 
@@ -35,13 +37,15 @@ class VersionedSet:
     applied: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class Managed:
     """All managers of an object: sets and times keyed by manager identifier."""
 
     fields: dict[str, VersionedSet] = field(default_factory=dict)
     times: dict[str, str | None] = field(default_factory=dict)
-    originals: dict[str, tuple[dict[str, Any], FieldSet]] = field(default_factory=dict)
+    # per manager as decoded: the entry, its set, and whether its fieldsV1 is canonical (what
+    # to_fields_v1 writes for that set), which lets encode compare FieldsV1 dicts instead of sets
+    originals: dict[str, tuple[dict[str, Any], FieldSet, bool]] = field(default_factory=dict)
 
     def copy(self) -> Managed:
         return Managed(dict(self.fields), dict(self.times), dict(self.originals))
@@ -54,10 +58,22 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_clock: tuple[int, str] = (-1, "")  # the last second now_string formatted, and its text
+
+
 def now_string(now: datetime | None = None) -> str:
-    return format_time(now or datetime.now(UTC))
+    """The time-stamp of a write; the current second's text is formatted once per second."""
+    global _clock
+    if now is not None:
+        return format_time(now)
+    clock = _clock
+    second = int(time.time())
+    if clock[0] != second:
+        clock = _clock = (second, format_time(datetime.fromtimestamp(second, UTC)))
+    return clock[1]
 
 
+@functools.lru_cache(maxsize=4096)
 def _seconds(text: str | None) -> int:
     if not text:
         return 0
@@ -72,12 +88,18 @@ def _normalize_time(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"invalid time {value!r}")
+    return _normalize_time_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize_time_text(value: str) -> str:
     try:
         return format_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError as exc:
         raise ValueError(f"invalid time {value!r}") from exc
 
 
+@functools.lru_cache(maxsize=4096)
 def manager_identifier(manager: str, operation: str, api_version: str = "", subresource: str = "") -> str:
     """Upstream's ``BuildManagerIdentifier``: JSON of the entry without time and fields."""
     entry: dict[str, str] = {}
@@ -92,6 +114,12 @@ def manager_identifier(manager: str, operation: str, api_version: str = "", subr
 
 
 def parse_identifier(identifier: str) -> dict[str, str]:
+    return dict(_identifier_info(identifier))
+
+
+@functools.lru_cache(maxsize=4096)
+def _identifier_info(identifier: str) -> dict[str, str]:
+    """parse_identifier, shared: callers must not modify the result."""
     try:
         data = json.loads(identifier)
     except ValueError:
@@ -129,7 +157,7 @@ def decode(entries: Any) -> Managed:
         fields = FieldSet.from_fields_v1(raw)
         managed.fields[identifier] = VersionedSet(fields, api_version, operation == APPLY)
         managed.times[identifier] = _normalize_time(entry.get("time"))
-        managed.originals[identifier] = (entry, fields)
+        managed.originals[identifier] = (entry, fields, fields.is_lazy() or not raw)
     return managed
 
 
@@ -144,7 +172,7 @@ def encode(managed: Managed) -> list[dict[str, Any]] | None:
         return None
     out = []
     for identifier, versioned in managed.fields.items():
-        info = parse_identifier(identifier)
+        info = _identifier_info(identifier)
         operation = APPLY if versioned.applied else info.get("operation", UPDATE)
         entry: dict[str, Any] = {}
         if info.get("manager"):
@@ -155,15 +183,23 @@ def encode(managed: Managed) -> list[dict[str, Any]] | None:
         if when:
             entry["time"] = when
         entry["fieldsType"] = FIELDS_V1
-        original, original_set = managed.originals.get(identifier, ({}, None))
+        original, original_set, canonical = managed.originals.get(identifier, _NO_ORIGINAL)
+        raw = original.get("fieldsV1")
         fields_v1 = None
         if (
-            isinstance(original.get("fieldsV1"), dict)
+            isinstance(raw, dict)
             and original.get("apiVersion") == versioned.api_version
             and (original.get("operation") == APPLY) == versioned.applied
-            and (original_set is versioned.fields or original_set == versioned.fields)
         ):
-            fields_v1 = original["fieldsV1"]
+            # keep the client's (or our earlier) fieldsV1 when the set did not change
+            if original_set is versioned.fields:
+                fields_v1 = raw
+            elif canonical:
+                fields_v1 = versioned.fields.to_fields_v1()
+                if fields_v1 == raw:
+                    fields_v1 = raw
+            elif original_set == versioned.fields:
+                fields_v1 = raw
         entry["fieldsV1"] = fields_v1 if fields_v1 is not None else versioned.fields.to_fields_v1()
         if info.get("subresource"):
             entry["subresource"] = info["subresource"]
@@ -178,6 +214,9 @@ def encode(managed: Managed) -> list[dict[str, Any]] | None:
         )
     )
     return out
+
+
+_NO_ORIGINAL: tuple[dict[str, Any], FieldSet | None, bool] = ({}, None, False)
 
 
 def cap_update_managers(managed: Managed, limit: int = MAX_UPDATE_MANAGERS) -> None:
@@ -212,7 +251,7 @@ def cap_update_managers(managed: Managed, limit: int = MAX_UPDATE_MANAGERS) -> N
 
 def print_manager(identifier: str) -> str:
     """How conflict messages name a manager: ``"kubectl" using apps/v1`` for updaters."""
-    info = parse_identifier(identifier)
+    info = _identifier_info(identifier)
     text = json.dumps(info.get("manager", ""), ensure_ascii=False)
     if info.get("subresource"):
         text += f" with subresource {json.dumps(info['subresource'], ensure_ascii=False)}"

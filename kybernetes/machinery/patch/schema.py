@@ -53,6 +53,8 @@ class Node:
         "_children",
         "_elements",
         "_item",
+        "_keyed",
+        "_zero",
         "atomic",
         "def_name",
         "default",
@@ -85,6 +87,8 @@ class Node:
         self._children: dict[str, Node] | None = None
         self._item: Node | None = None
         self._elements: Node | None = None
+        self._keyed: bool | None = None
+        self._zero: dict[str, Any] | None = None
 
         def ext(name: str) -> Any:
             value = prop.get(name)
@@ -151,10 +155,11 @@ class Node:
     def field(self, name: str) -> Node:
         """The node of a map key: the declared field, else the map value type, else untyped."""
         if self.kind is Kind.OBJECT:
-            child = self.fields().get(name)
+            children = self._children
+            child = (children if children is not None else self.fields()).get(name)
             if child is not None:
                 return child
-            return self.values()
+            return self._elements or self.values()
         if self.kind is Kind.UNTYPED:
             return self if self.atomic else self.nav.deduced
         return self.nav.deduced
@@ -189,6 +194,35 @@ class Node:
     @property
     def required(self) -> frozenset[str]:
         return frozenset(self.target.get("required") or ())
+
+    def keyed(self) -> bool:
+        """Whether values of this node may hold lists whose items are told apart by key or value.
+
+        Walking such a value can fail (an item without its key, a map in a set); walking anything
+        else cannot, so the typed walks skip it when they only need to know that.  Conservative (never
+        False for a node that can hold one): recursive types may count as keyed when they are not.
+        """
+        keyed = self._keyed
+        if keyed is None:
+            self._keyed = True  # a cycle back here is answered conservatively
+            keyed = self._keyed = self._compute_keyed()
+        return keyed
+
+    def _compute_keyed(self) -> bool:
+        if self.kind is Kind.LIST:
+            return self.list_type != "atomic"
+        if self.kind is not Kind.OBJECT or self.atomic:
+            return False  # scalars, atomic maps and untyped values (lists atomic) never index lists
+        if any(child.keyed() for child in self.fields().values()):
+            return True
+        return self.values().keyed()
+
+    def zero(self) -> dict[str, Any]:
+        """:func:`zero_value` of this node, computed once and shared: callers must not modify it."""
+        zero = self._zero
+        if zero is None:
+            zero = self._zero = zero_value(self)
+        return zero
 
     def key_default(self, key: str) -> tuple[bool, Any]:
         """For a list-map item node: the default of a key field, used when an item omits the key."""

@@ -6,7 +6,8 @@ import copy
 from typing import Any
 
 import jsonpatch
-from hypothesis import HealthCheck, given, settings
+import jsonpointer
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from kybernetes.machinery.patch import (
@@ -74,6 +75,12 @@ def test_merge_patch_of_diff_turns_a_into_b(a: dict[str, Any], b: dict[str, Any]
 @given(json_objects, json_objects)
 def test_json_patch_of_generated_diff_turns_a_into_b(a: dict[str, Any], b: dict[str, Any]) -> None:
     ops = jsonpatch.make_patch(a, b).patch
+    try:
+        jsonpatch.apply_patch(a, ops)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+        # the generator's own bug: e.g. for [None, None, []] -> [None, [], [False, None]] it emits a
+        # "move" of an index its earlier "add" shifted, a patch no implementation can apply
+        assume(False)
     assert apply_json_patch(a, ops) == b
 
 
