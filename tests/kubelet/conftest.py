@@ -177,7 +177,10 @@ def free_service_block() -> str:
 
 @pytest.fixture(scope="module")
 def kserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    args = ["--disable-agent", "--disable-scheduler", "--disable-ingress", "--service-cidr", free_service_block()]
+    # A node name of its own: the server's service proxy names its nftables table after it, and servers of other
+    # test runs on this host (default node name: the hostname) must not replace ours.
+    args = ["--disable-agent", "--disable-scheduler", "--disable-ingress", "--service-cidr", free_service_block(),
+            "--node-name", f"kybk-{uuid.uuid4().hex[:6]}"]
     with running_server(tmp_path_factory.mktemp("kyb-kubelet"), "sqlite", extra_args=args) as srv:
         yield srv
 
