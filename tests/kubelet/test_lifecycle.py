@@ -253,3 +253,25 @@ async def test_restart_policies_end_in_the_right_phase(api: Client, ns: str, age
     out = agent.server.kubectl("logs", "-n", ns, "never").stdout
     assert out == ""
     assert await get_pod(api, ns, "never") is not None
+
+
+async def test_sidecar_init_container_keeps_running(api: Client, ns: str, agent: Agent) -> None:
+    m = pod_manifest(
+        "sidecar", agent.node, [sleeper("app")],
+        initContainers=[{**sleeper("side"), "restartPolicy": "Always"}],
+    )
+    await create_pod(api, ns, m)
+    pod = await wait_pod(api, ns, "sidecar", ready, 20, "to be Ready")
+    assert pod is not None
+    side = pod["status"]["initContainerStatuses"][0]
+    assert "running" in side["state"] and side["ready"] and side["started"]
+    init = next(c for c in pod["status"]["conditions"] if c["type"] == "Initialized")
+    assert init["status"] == "True"
+
+
+async def test_active_deadline_fails_the_pod(api: Client, ns: str, agent: Agent) -> None:
+    await create_pod(api, ns, pod_manifest("deadline", agent.node, [sleeper()], activeDeadlineSeconds=2))
+    pod = await wait_pod(api, ns, "deadline", lambda p: (p or {}).get("status", {}).get("phase") == "Failed", 20,
+                         "to fail at its deadline")
+    assert pod is not None and pod["status"]["reason"] == "DeadlineExceeded"
+    assert "terminated" in cstatus(pod, "main")["state"]
