@@ -65,23 +65,24 @@ def client_from_kubeconfig(path: Path, server: str = "") -> Client:
 
     ca = data(cluster, "certificate-authority")
     cert, key = data(user, "client-certificate"), data(user, "client-key")
-    cert_file = key_file = None
-    if cert and key:
-        tmp = Path(tempfile.mkdtemp(prefix="kyb-agent-"))
-        cert_file, key_file = tmp / "client.crt", tmp / "client.key"
-        for f, b in ((cert_file, cert), (key_file, key)):
-            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(b)
-    return Client(
-        server or str(cluster.get("server", "")),
-        ca_pem=ca,
-        token=user.get("token"),
-        cert_file=str(cert_file) if cert_file else None,
-        key_file=str(key_file) if key_file else None,
-        user_agent="kyb-agent",
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
-    )
+    # ssl only loads a client certificate from files: write them privately, load them, remove them.
+    with tempfile.TemporaryDirectory(prefix="kyb-agent-") as tmp:
+        cert_file = key_file = None
+        if cert and key:
+            cert_file, key_file = Path(tmp) / "client.crt", Path(tmp) / "client.key"
+            for f, b in ((cert_file, cert), (key_file, key)):
+                fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(b)
+        return Client(
+            server or str(cluster.get("server", "")),
+            ca_pem=ca,
+            token=user.get("token"),
+            cert_file=str(cert_file) if cert_file else None,
+            key_file=str(key_file) if key_file else None,
+            user_agent="kyb-agent",
+            insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        )
 
 
 def default_agent_dir() -> Path:
