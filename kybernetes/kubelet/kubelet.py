@@ -289,6 +289,10 @@ class Kubelet:
         self._tokens[key] = (time.time() + expiry * 0.8 if token != "kybernetes-placeholder-token" else time.time() + 60, token)
         return token
 
+    def forget_tokens(self, uid: str) -> None:
+        for k in [k for k in self._tokens if k[0] == uid]:
+            del self._tokens[k]
+
     # ------------------------------------------------------------------ loops
     async def _relist_loop(self) -> None:
         while True:

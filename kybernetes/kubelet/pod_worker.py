@@ -668,6 +668,8 @@ class PodWorker:
         self.k.probes.remove_pod(self.uid)
         self.k.backoff.forget(f"{self.uid}/")
         self.k.status.forget(self.uid)
+        self.k.events.forget(self.uid)
+        self.k.forget_tokens(self.uid)
         await self.k.volumes.teardown(self.uid)
         await asyncio.to_thread(_rmtree, self.k.pod_log_dir(self.pod))
 
