@@ -99,7 +99,7 @@ class Kubelet:
             token=self._token,
         )
         self.probes = ProbeManager(self.runtime.exec_sync, self._poke, self._probe_failed)
-        self.status = StatusManager(client, self._api_status)
+        self.status = StatusManager(client, self._api_status, current_uid=self._uid_of)
         self.events = EventRecorder(client, config.node_name)
         self.backoff = Backoff(config.backoff_base, config.backoff_cap, config.backoff_reset)
         self.workers: dict[str, PodWorker] = {}
@@ -212,6 +212,10 @@ class Kubelet:
 
     def _on_container_event(self, ev: ContainerEvent) -> None:
         self._poke(ev.pod_uid)
+
+    def _uid_of(self, namespace: str, name: str) -> str | None:
+        pod = self.informer.get_by(namespace, name)
+        return str((pod.get("metadata") or {}).get("uid", "")) if pod is not None else None
 
     def _api_status(self, uid: str) -> Obj | None:
         w = self.workers.get(uid)

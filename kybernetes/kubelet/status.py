@@ -298,9 +298,17 @@ def same_status(ours: Obj, theirs: Obj) -> bool:
 class StatusManager:
     """The single writer of pods/status for this node, coalescing updates per pod."""
 
-    def __init__(self, client: Client, api_status: Callable[[str], Obj | None], concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        client: Client,
+        api_status: Callable[[str], Obj | None],
+        concurrency: int = 16,
+        current_uid: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self.client = client
         self.api_status = api_status
+        self.current_uid = current_uid
+        """namespace, name -> uid of the pod the API has under that name now (None: unknown)."""
         self._pending: dict[str, tuple[str, str, Obj]] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._sem = asyncio.Semaphore(concurrency)
@@ -329,6 +337,8 @@ class StatusManager:
     async def _patch(self, uid: str, namespace: str, name: str, status: Obj) -> None:
         path = resource_path("", "v1", "pods", namespace=namespace, name=name, subresource="status")
         for attempt in range(5):
+            if self.current_uid is not None and self.current_uid(namespace, name) not in (uid, None):
+                return  # a new pod took the name: this status is not its (metadata.uid also says so to the API)
             try:
                 t = time.perf_counter()
                 await self.client.patch(path, {"metadata": {"uid": uid}, "status": status}, content_type=STRATEGIC_PATCH)
