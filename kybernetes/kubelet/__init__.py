@@ -13,13 +13,13 @@ Modes (reported on the Node as label and annotation `kybernetes.io/runtime-mode`
 - root: each pod gets a network namespace on the node bridge (`kyb0`, address from the node's podCIDR, NAT to the
   outside), persistent UTS (hostname = pod name) and IPC namespaces and a pod cgroup; each container runs in its own
   pid namespace (as upstream without shareProcessNamespace, which is not supported) and a private mount namespace
-  where volumes, a kubelet-managed /etc/hosts and /etc/resolv.conf and the termination-message file are
+  where volumes, kubelet-managed /etc/hosts, /etc/hostname and /etc/resolv.conf and the termination-message file are
   bind-mounted; cgroup v1 memory/cpu/pids limits come from `resources`. Mount points that do not exist on the
   host are created for the pod's lifetime and removed with it.
 - rootless: containers are host processes in their own sessions, sharing the host network (pod IP = node IP) and
   filesystem with no resource limits; a volume appears at its mountPath as a symlink to the volume directory when
   that path does not exist yet and can be created (otherwise it is only at its directory under the data dir); no
-  termination-message file, no private /etc/hosts or /etc/resolv.conf.
+  termination-message file, no private /etc/hosts, /etc/hostname or /etc/resolv.conf.
 
 Images mean nothing to the process runtime: a container must have an explicit `command` (its `image` is reported
 back but not used), and the node's PATH is the container's default PATH.

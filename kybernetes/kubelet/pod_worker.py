@@ -485,6 +485,11 @@ class PodWorker:
             if not hosts.exists():
                 hosts.write_bytes(hosts_file(self.pod, ip))
             out.append(Mount("/etc/hosts", str(hosts)))
+        if not spec.get("hostNetwork") and not any(m.container_path == "/etc/hostname" for m in out):
+            hn = self.k.volumes.pod_dir(self.uid) / "etc-hostname"
+            if not hn.exists():
+                hn.write_text(str(spec.get("hostname") or self.name)[:63] + "\n")
+            out.append(Mount("/etc/hostname", str(hn)))
         resolv = pod_resolv_conf(self.pod, self.k.cluster_dns(), self.k.config.cluster_domain)
         if resolv is not None and not any(m.container_path == "/etc/resolv.conf" for m in out):
             rfile = self.k.volumes.pod_dir(self.uid) / "resolv.conf"
