@@ -189,6 +189,8 @@ class ControlPlane:
                 client_for(f"system:node:{o.node_name or socket.gethostname()}", ["system:nodes", "system:masters"]),
                 node_name=o.node_name or socket.gethostname(),
                 data_dir=o.data_dir / "agent",
+                cluster_cidr=o.cluster_cidr,
+                pki_dir=o.data_dir / "pki",
             )
             self.components.append(agent)
             await agent.start()

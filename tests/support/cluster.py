@@ -75,6 +75,7 @@ class Server:
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
     cache_dir: Path | None = None
+    node_name: str = ""
 
     @property
     def url(self) -> str:
@@ -102,6 +103,11 @@ class Server:
             self.storage,
             *self.extra_args,
         ]
+        if "--node-name" not in self.extra_args:
+            # Node-scoped host state (the proxy's nftables table, the pod bridge records) is keyed by node name,
+            # so servers running side by side in one test session each get their own.
+            self.node_name = self.node_name or f"kyb-{uuid.uuid4().hex[:8]}"
+            args += ["--node-name", self.node_name]
         if self.storage == "etcd":
             args += ["--etcd-endpoints", ",".join(self.etcd_endpoints), "--etcd-prefix", self.etcd_prefix]
         self.proc = subprocess.Popen(
